@@ -1,0 +1,51 @@
+"""The domain: frozen entities and the search language. Imports only the stdlib and errors."""
+
+from closedloop.core._entities import (
+    ArtifactRef,
+    AuditEvent,
+    Experiment,
+    Metric,
+    Project,
+    Run,
+    RunInput,
+    RunPage,
+    RunStatus,
+    ms_to_datetime,
+    now_ms,
+)
+from closedloop.core._query import (
+    ATTRIBUTES,
+    And,
+    Comparison,
+    Field,
+    FilterExpr,
+    Not,
+    Or,
+    OrderBy,
+    parse_filter,
+    parse_order_by,
+)
+
+__all__ = [
+    "ATTRIBUTES",
+    "And",
+    "ArtifactRef",
+    "AuditEvent",
+    "Comparison",
+    "Experiment",
+    "Field",
+    "FilterExpr",
+    "Metric",
+    "Not",
+    "Or",
+    "OrderBy",
+    "Project",
+    "Run",
+    "RunInput",
+    "RunPage",
+    "RunStatus",
+    "ms_to_datetime",
+    "now_ms",
+    "parse_filter",
+    "parse_order_by",
+]

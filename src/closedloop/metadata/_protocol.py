@@ -1,0 +1,167 @@
+"""The metadata store contract. Backends implement it; the contract suite checks them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from closedloop.core import (
+    ArtifactRef,
+    AuditEvent,
+    Experiment,
+    Metric,
+    Project,
+    Run,
+    RunInput,
+    RunPage,
+    RunStatus,
+)
+
+__all__ = ["MetadataStore"]
+
+
+class MetadataStore(Protocol):
+    """Durable record of projects, experiments, runs, artifact references and audit events.
+
+    Every method returns frozen snapshots from ``closedloop.core``. Implementations are safe
+    to share across threads; several processes may use one database at once. Methods raise
+    ``NotFoundError`` for unknown ids, ``InvalidArgumentError`` for bad input (nothing is
+    written then), ``RunStateError`` for writes to a run that has ended, and ``StorageError``
+    when the backend fails.
+    """
+
+    @property
+    def uri(self) -> str:
+        """The database URI with any password masked."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. The store must not be used afterwards."""
+        ...
+
+    # projects and experiments -------------------------------------------------------------
+    def get_or_create_experiment(self, project: str, name: str) -> Experiment:
+        """Return the experiment ``project/name``, creating both if needed (race-safe)."""
+        ...
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        """Return an experiment by id, or raise ``NotFoundError``."""
+        ...
+
+    def find_experiment(self, project: str, name: str) -> Experiment | None:
+        """Return the experiment ``project/name`` or ``None``."""
+        ...
+
+    def list_projects(self) -> list[Project]:
+        """All projects, by name."""
+        ...
+
+    def list_experiments(self, project: str | None = None) -> list[Experiment]:
+        """Experiments of one project (or all), by project then name."""
+        ...
+
+    # runs ---------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        *,
+        name: str,
+        user: str,
+        start_time: int,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        """Insert a ``RUNNING`` run and return it."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Return a run with its params, latest metrics, tags and inputs."""
+        ...
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Return several runs in the order asked; ``NotFoundError`` names any missing id."""
+        ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append metric points and set params and tags in one transaction.
+
+        A param, once set, keeps its value: a different value raises
+        ``InvalidArgumentError`` and nothing of the batch is written.
+        """
+        ...
+
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+        """Change a run's status (ending it when the status is terminal)."""
+        ...
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a run and everything recorded on it.
+
+        Returns:
+            The digests that the run referenced and nothing else references any more, so
+            the caller can free those blobs.
+        """
+        ...
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric series, by step then time."""
+        ...
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Runs matching the filter (see ``closedloop.core.parse_filter``), sorted and paged.
+
+        The default order is newest first. ``page_token`` comes from the previous page.
+        """
+        ...
+
+    # artifacts and inputs -----------------------------------------------------------------
+    def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> ArtifactRef:
+        """Attach a stored blob to a run under a logical path (replacing that path)."""
+        ...
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRef]:
+        """A run's artifacts by path."""
+        ...
+
+    def get_artifact(self, run_id: str, path: str) -> ArtifactRef:
+        """One artifact reference, or ``NotFoundError``."""
+        ...
+
+    def add_run_input(self, run_id: str, run_input: RunInput) -> None:
+        """Record that the run consumed ``run_input`` (idempotent)."""
+        ...
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest any record still points at (for garbage collection)."""
+        ...
+
+    # audit --------------------------------------------------------------------------------
+    def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
+        """Append audit events. The log is append-only."""
+        ...
+
+    def list_audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Most recent audit events first, optionally filtered."""
+        ...

@@ -1,0 +1,26 @@
+"""Metadata store backends by URI scheme."""
+
+from __future__ import annotations
+
+from closedloop._registry import BackendRegistry
+from closedloop.metadata._protocol import MetadataStore
+
+__all__ = ["get_metadata_store", "metadata_stores"]
+
+#: Scheme → backend. All SQL dialects map to one SQLAlchemy backend.
+metadata_stores: BackendRegistry[MetadataStore] = BackendRegistry("metadata store")
+metadata_stores.register("sqlite", "closedloop.metadata._sql:SqlMetadataStore")
+metadata_stores.register("postgresql", "closedloop.metadata._sql:SqlMetadataStore")
+metadata_stores.register("postgres", "closedloop.metadata._sql:SqlMetadataStore")
+
+
+def get_metadata_store(uri: str | MetadataStore, *, check_schema: bool = True) -> MetadataStore:
+    """Open the metadata store for ``uri`` (an instance is returned unchanged).
+
+    Raises:
+        UnsupportedBackendError: No backend for the URI's scheme.
+        SchemaVersionError: The database schema is missing or not at this version's head.
+    """
+    if not isinstance(uri, str):
+        return uri
+    return metadata_stores.resolve(uri)(uri, check_schema=check_schema)

@@ -1,0 +1,170 @@
+"""Engine set-up, transactions with error translation, and schema version management."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from closedloop.errors import AlreadyExistsError, SchemaVersionError, StorageError
+from closedloop.metadata._sql.tables import SCHEMA_HEAD
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "create_store_engine",
+    "current_revision",
+    "mask_uri",
+    "read_scope",
+    "upgrade_schema",
+    "write_scope",
+]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_WRITE = "closedloop_write"
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with its password replaced by ``***``, safe to print and log."""
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # not a URL we can parse: show it unchanged (no password to hide)
+        return uri
+
+
+def _normalise(uri: str) -> str:
+    # "postgresql://" means psycopg (v3) here, the driver we install, not psycopg2.
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    return uri
+
+
+def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
+    """Create the engine for ``uri`` with the settings closedloop relies on.
+
+    SQLite gets WAL journaling, a busy timeout, foreign keys, ``synchronous=NORMAL`` (durable
+    across application crashes; a power loss may drop the last commits) and ``BEGIN
+    IMMEDIATE`` for write transactions so that concurrent writers queue on the busy timeout
+    instead of failing on a lock upgrade.
+    """
+    url = make_url(_normalise(uri))
+    kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _translate(exc: SQLAlchemyError, uri: str) -> Exception:
+    if isinstance(exc, IntegrityError):
+        return AlreadyExistsError(f"conflicting record: {exc.orig}")
+    message = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if isinstance(exc, OperationalError) and "no such table" in message:
+        return SchemaVersionError(
+            f"the database at {mask_uri(uri)} has no closedloop schema",
+            hint="run `closedloop db upgrade` (or `closedloop init`)",
+        )
+    return StorageError(f"metadata store {mask_uri(uri)} failed: {message}")
+
+
+@contextlib.contextmanager
+def write_scope(engine: Engine, uri: str) -> Iterator[Connection]:
+    """A write transaction: commits on success, rolls back on any error.
+
+    SQLAlchemy errors become closedloop errors (``IntegrityError`` → ``AlreadyExistsError``).
+    """
+    try:
+        with engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+            yield conn
+    except SQLAlchemyError as e:
+        raise _translate(e, uri) from e
+
+
+@contextlib.contextmanager
+def read_scope(engine: Engine, uri: str) -> Iterator[Connection]:
+    """A read-only transaction (a consistent snapshot on both backends)."""
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except SQLAlchemyError as e:
+        raise _translate(e, uri) from e
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, ``None`` for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+
+def check_schema(engine: Engine, uri: str) -> None:
+    """Raise ``SchemaVersionError`` with the fix unless the database is at ``SCHEMA_HEAD``."""
+    try:
+        revision = current_revision(engine)
+    except SQLAlchemyError as e:
+        raise _translate(e, uri) from e
+    if revision == SCHEMA_HEAD:
+        return
+    if revision is None:
+        raise SchemaVersionError(
+            f"the database at {mask_uri(uri)} has no closedloop schema",
+            hint="run `closedloop db upgrade` (or `closedloop init` for a new workspace)",
+        )
+    if revision < SCHEMA_HEAD:
+        raise SchemaVersionError(
+            f"the database at {mask_uri(uri)} is at schema {revision}, "
+            f"this closedloop needs {SCHEMA_HEAD}",
+            hint="back it up, then run `closedloop db upgrade`",
+        )
+    raise SchemaVersionError(
+        f"the database at {mask_uri(uri)} is at schema {revision}, newer than this "
+        f"closedloop knows ({SCHEMA_HEAD})",
+        hint="upgrade closedloop (pip install -U closedloop)",
+    )
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Run the packaged Alembic migrations up to ``revision``.
+
+    Returns:
+        The revision before and after.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    before = current_revision(engine)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return before, current_revision(engine)

@@ -1,0 +1,602 @@
+"""``SqlMetadataStore``: the metadata store on SQLAlchemy Core (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from closedloop.core import (
+    ArtifactRef,
+    AuditEvent,
+    Experiment,
+    Metric,
+    Project,
+    Run,
+    RunInput,
+    RunPage,
+    RunStatus,
+    now_ms,
+    parse_filter,
+    parse_order_by,
+)
+from closedloop.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    RunStateError,
+)
+from closedloop.metadata._sql import _engine
+from closedloop.metadata._sql._search import (
+    compile_filter,
+    decode_page_token,
+    encode_page_token,
+    order_clauses,
+)
+from closedloop.metadata._sql.tables import (
+    audit_events,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    projects,
+    run_artifacts,
+    run_inputs,
+    runs,
+    tags,
+)
+
+__all__ = ["SqlMetadataStore"]
+
+_MAX_KEY = 255
+# Aliases: methods take arguments called ``params`` and ``tags`` that shadow the tables.
+_PARAMS, _TAGS = params, tags
+_MAX_RESULTS = 10_000
+
+
+class SqlMetadataStore:
+    """Metadata store on any SQLAlchemy database closedloop supports.
+
+    Args:
+        uri: ``sqlite:///path/to/closedloop.db`` or ``postgresql+psycopg://user@host/db``.
+        check_schema: Verify on open that the schema is at the head revision (raises
+            ``SchemaVersionError`` with the upgrade command otherwise).
+    """
+
+    def __init__(self, uri: str, *, check_schema: bool = True) -> None:
+        self._uri = uri
+        self._engine = _engine.create_store_engine(uri)
+        self._dialect = self._engine.dialect.name
+        if check_schema:
+            _engine.check_schema(self._engine, uri)
+
+    # lifecycle -------------------------------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        """The database URI with any password masked."""
+        return _engine.mask_uri(self._uri)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._dialect
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self._engine.dispose()
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Migrate the schema to the head revision; returns the revisions before and after."""
+        return _engine.upgrade_schema(self._engine)
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at."""
+        return _engine.current_revision(self._engine)
+
+    def _write(self) -> Any:
+        return _engine.write_scope(self._engine, self._uri)
+
+    def _read(self) -> Any:
+        return _engine.read_scope(self._engine, self._uri)
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    # projects and experiments ----------------------------------------------------------------
+    def get_or_create_experiment(self, project: str, name: str) -> Experiment:
+        """Return ``project/name``, creating the project and experiment if needed."""
+        _check_name("project", project)
+        _check_name("experiment", name)
+        found = self.find_experiment(project, name)
+        if found is not None:
+            return found
+        with self._write() as conn:
+            now = now_ms()
+            conn.execute(
+                self._insert(projects)
+                .values(name=project, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            project_id = conn.execute(
+                select(projects.c.id).where(projects.c.name == project)
+            ).scalar_one()
+            conn.execute(
+                self._insert(experiments)
+                .values(project_id=project_id, name=name, created_at=now)
+                .on_conflict_do_nothing(index_elements=["project_id", "name"])
+            )
+        found = self.find_experiment(project, name)
+        assert found is not None
+        return found
+
+    def _experiment_query(self) -> Any:
+        return select(
+            experiments.c.id,
+            experiments.c.project_id,
+            projects.c.name.label("project"),
+            experiments.c.name,
+            experiments.c.created_at,
+        ).join(projects, projects.c.id == experiments.c.project_id)
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        """Return an experiment by id."""
+        with self._read() as conn:
+            row = conn.execute(
+                self._experiment_query().where(experiments.c.id == experiment_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no experiment with id {experiment_id}")
+        return Experiment(*row)
+
+    def find_experiment(self, project: str, name: str) -> Experiment | None:
+        """Return ``project/name`` or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                self._experiment_query().where(projects.c.name == project, experiments.c.name == name)
+            ).first()
+        return None if row is None else Experiment(*row)
+
+    def list_projects(self) -> list[Project]:
+        """All projects by name."""
+        with self._read() as conn:
+            rows = conn.execute(select(projects).order_by(projects.c.name)).all()
+        return [Project(*r) for r in rows]
+
+    def list_experiments(self, project: str | None = None) -> list[Experiment]:
+        """Experiments, by project then name."""
+        q = self._experiment_query().order_by(projects.c.name, experiments.c.name)
+        if project is not None:
+            q = q.where(projects.c.name == project)
+        with self._read() as conn:
+            return [Experiment(*r) for r in conn.execute(q).all()]
+
+    # runs --------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        *,
+        name: str,
+        user: str,
+        start_time: int,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        """Insert a running run with its initial params and tags."""
+        run_id = run_id or uuid.uuid4().hex
+        p = _check_pairs("param", params or {})
+        t = _check_pairs("tag", tags or {})
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    insert(runs).values(
+                        id=run_id,
+                        experiment_id=experiment_id,
+                        name=name,
+                        status=RunStatus.RUNNING.value,
+                        user=user,
+                        start_time=start_time,
+                        end_time=None,
+                    )
+                )
+                if p:
+                    conn.execute(insert(_PARAMS), _rows(run_id, p))
+                if t:
+                    conn.execute(insert(_TAGS), _rows(run_id, t))
+        except AlreadyExistsError as e:
+            if self.find_experiment_by_id(experiment_id) is None:
+                raise NotFoundError(f"no experiment with id {experiment_id}") from e
+            raise AlreadyExistsError(f"a run with id {run_id} already exists") from e
+        return Run(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=RunStatus.RUNNING,
+            user=user,
+            start_time=start_time,
+            end_time=None,
+            params=dict(p),
+            tags=dict(t),
+        )
+
+    def find_experiment_by_id(self, experiment_id: int) -> Experiment | None:
+        """Return an experiment by id or ``None``."""
+        try:
+            return self.get_experiment(experiment_id)
+        except NotFoundError:
+            return None
+
+    def get_run(self, run_id: str) -> Run:
+        """Return one run with everything recorded on it."""
+        return self.get_runs([run_id])[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Return runs in the order asked."""
+        with self._read() as conn:
+            rows = conn.execute(select(runs).where(runs.c.id.in_(list(run_ids)))).all()
+            by_id = {r.id: r for r in rows}
+            missing = [i for i in run_ids if i not in by_id]
+            if missing:
+                raise NotFoundError(
+                    f"no run with id {missing[0]}",
+                    hint="list runs with `closedloop runs list`",
+                )
+            return self._hydrate(conn, [by_id[i] for i in run_ids])
+
+    def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        ids = [r.id for r in rows]
+        if not ids:
+            return []
+        p: dict[str, dict[str, str]] = defaultdict(dict)
+        for run_id, k, v in conn.execute(select(params).where(params.c.run_id.in_(ids))):
+            p[run_id][k] = v
+        t: dict[str, dict[str, str]] = defaultdict(dict)
+        for run_id, k, v in conn.execute(select(tags).where(tags.c.run_id.in_(ids))):
+            t[run_id][k] = v
+        m: dict[str, dict[str, Metric]] = defaultdict(dict)
+        q = select(latest_metrics).where(latest_metrics.c.run_id.in_(ids))
+        for run_id, k, v, step, ts in conn.execute(q):
+            m[run_id][k] = Metric(k, v, step, ts)
+        inputs: dict[str, list[RunInput]] = defaultdict(list)
+        for run_id, kind, ref, name in conn.execute(
+            select(run_inputs).where(run_inputs.c.run_id.in_(ids))
+        ):
+            inputs[run_id].append(RunInput(kind, ref, name))
+        return [
+            Run(
+                id=r.id,
+                experiment_id=r.experiment_id,
+                name=r.name,
+                status=RunStatus(r.status),
+                user=r.user,
+                start_time=r.start_time,
+                end_time=r.end_time,
+                params=p.get(r.id, {}),
+                metrics=m.get(r.id, {}),
+                tags=t.get(r.id, {}),
+                inputs=tuple(inputs.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    def _require_running(self, conn: Connection, run_id: str) -> None:
+        status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+        if status is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        if status != RunStatus.RUNNING.value:
+            raise RunStateError(
+                f"run {run_id} is {status}; only a RUNNING run accepts new data",
+                hint="start a new run to record more",
+            )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append metrics and set params/tags atomically."""
+        p = _check_pairs("param", params or {})
+        t = _check_pairs("tag", tags or {})
+        for mt in metrics:
+            _check_name("metric", mt.key)
+        with self._write() as conn:
+            self._require_running(conn, run_id)
+            if p:
+                self._set_params(conn, run_id, p)
+            if t:
+                stmt = self._insert(_TAGS)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                    ),
+                    _rows(run_id, t),
+                )
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
+
+    def _set_params(self, conn: Connection, run_id: str, p: Mapping[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                select(params.c.key, params.c.value).where(
+                    params.c.run_id == run_id, params.c.key.in_(list(p))
+                )
+            ).all()
+        )
+        for k, v in p.items():
+            if k in existing and existing[k] != v:
+                raise InvalidArgumentError(
+                    f"param {k!r} of run {run_id} is already {existing[k]!r}; "
+                    f"it cannot change to {v!r}",
+                    hint="params are immutable: log the new value as a tag or start a new run",
+                )
+        new = {k: v for k, v in p.items() if k not in existing}
+        if new:
+            conn.execute(insert(params), _rows(run_id, new))
+
+    def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
+        conn.execute(
+            insert(metrics),
+            [
+                {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                for m in points
+            ],
+        )
+        latest: dict[str, Metric] = {}
+        for m in points:
+            cur = latest.get(m.key)
+            if cur is None or (m.step, m.timestamp) >= (cur.step, cur.timestamp):
+                latest[m.key] = m
+        stmt = self._insert(latest_metrics)
+        newer = (stmt.excluded.step > latest_metrics.c.step) | (
+            (stmt.excluded.step == latest_metrics.c.step)
+            & (stmt.excluded.timestamp >= latest_metrics.c.timestamp)
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={
+                    "value": stmt.excluded.value,
+                    "step": stmt.excluded.step,
+                    "timestamp": stmt.excluded.timestamp,
+                },
+                where=newer,
+            ),
+            [
+                {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                for m in latest.values()
+            ],
+        )
+
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+        """Set the status; a terminal status records ``end_time``."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=status.value, end_time=end_time if status.is_terminal else None)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"no run with id {run_id}")
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a run; return the digests nothing references any more."""
+        with self._write() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"no run with id {run_id}")
+            digests = set(
+                conn.execute(
+                    select(run_artifacts.c.digest).where(run_artifacts.c.run_id == run_id)
+                ).scalars()
+            )
+            for table in (metrics, latest_metrics, params, tags, run_artifacts, run_inputs):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(delete(runs).where(runs.c.id == run_id))
+            still = set(
+                conn.execute(
+                    select(run_artifacts.c.digest).where(run_artifacts.c.digest.in_(digests))
+                ).scalars()
+            )
+        return sorted(digests - still)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """All points of ``key`` for the run."""
+        with self._read() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"no run with id {run_id}")
+            rows = conn.execute(
+                select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            ).all()
+        return [Metric(*r) for r in rows]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Filter, sort and page runs."""
+        if not 1 <= max_results <= _MAX_RESULTS:
+            raise InvalidArgumentError(
+                f"max_results must be between 1 and {_MAX_RESULTS}, got {max_results}"
+            )
+        where = compile_filter(parse_filter(filter_string))
+        order = parse_order_by(list(order_by) if isinstance(order_by, tuple) else order_by)
+        offset = decode_page_token(page_token)
+        stmt = select(runs).where(where)
+        if experiment_ids is not None:
+            stmt = stmt.where(runs.c.experiment_id.in_(list(experiment_ids)))
+        stmt = order_clauses(stmt, order).limit(max_results + 1).offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            more = len(rows) > max_results
+            found = self._hydrate(conn, rows[:max_results])
+        return RunPage(found, encode_page_token(offset + max_results) if more else None)
+
+    def count_runs(self, experiment_ids: Sequence[int] | None = None) -> int:
+        """How many runs exist (in the given experiments)."""
+        stmt = select(func.count()).select_from(runs)
+        if experiment_ids is not None:
+            stmt = stmt.where(runs.c.experiment_id.in_(list(experiment_ids)))
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    # artifacts and inputs ----------------------------------------------------------------------
+    def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> ArtifactRef:
+        """Attach a blob to a run under ``path`` (replacing what was there)."""
+        path = _check_artifact_path(path)
+        now = now_ms()
+        with self._write() as conn:
+            self._require_running(conn, run_id)
+            stmt = self._insert(run_artifacts).values(
+                run_id=run_id, path=path, digest=digest, size=size, created_at=now
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "path"],
+                    set_={"digest": digest, "size": size, "created_at": now},
+                )
+            )
+        return ArtifactRef(run_id, path, digest, size, now)
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRef]:
+        """A run's artifacts by path."""
+        with self._read() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"no run with id {run_id}")
+            rows = conn.execute(
+                select(run_artifacts)
+                .where(run_artifacts.c.run_id == run_id)
+                .order_by(run_artifacts.c.path)
+            ).all()
+        return [ArtifactRef(*r) for r in rows]
+
+    def get_artifact(self, run_id: str, path: str) -> ArtifactRef:
+        """One artifact reference."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(run_artifacts).where(
+                    run_artifacts.c.run_id == run_id, run_artifacts.c.path == path
+                )
+            ).first()
+        if row is None:
+            self.get_run(run_id)  # raises NotFoundError for an unknown run first
+            raise NotFoundError(
+                f"run {run_id} has no artifact {path!r}",
+                hint=f"see its artifacts with `closedloop runs show {run_id}`",
+            )
+        return ArtifactRef(*row)
+
+    def add_run_input(self, run_id: str, run_input: RunInput) -> None:
+        """Record an input of the run (idempotent)."""
+        with self._write() as conn:
+            self._require_running(conn, run_id)
+            conn.execute(
+                self._insert(run_inputs)
+                .values(run_id=run_id, kind=run_input.kind, ref=run_input.ref, name=run_input.name)
+                .on_conflict_do_nothing()
+            )
+
+    def referenced_digests(self) -> set[str]:
+        """Every digest still referenced."""
+        with self._read() as conn:
+            return set(conn.execute(select(run_artifacts.c.digest).distinct()).scalars())
+
+    # audit ---------------------------------------------------------------------------------------
+    def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
+        """Append audit events."""
+        rows = [
+            {
+                "time": e.time,
+                "actor": e.actor,
+                "action": e.action,
+                "resource": e.resource[:512],
+                "outcome": e.outcome[:64],
+                "detail": json.dumps(dict(e.detail), default=str, sort_keys=True),
+            }
+            for e in events
+        ]
+        if rows:
+            with self._write() as conn:
+                conn.execute(insert(audit_events), rows)
+
+    def list_audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Most recent first."""
+        q = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        if actor is not None:
+            q = q.where(audit_events.c.actor == actor)
+        if action is not None:
+            q = q.where(audit_events.c.action == action)
+        if since is not None:
+            q = q.where(audit_events.c.time >= since)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            AuditEvent(
+                time=r.time,
+                actor=r.actor,
+                action=r.action,
+                resource=r.resource,
+                outcome=r.outcome,
+                detail=json.loads(r.detail),
+                id=r.id,
+            )
+            for r in rows
+        ]
+
+
+def _rows(run_id: str, pairs: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"run_id": run_id, "key": k, "value": v} for k, v in pairs.items()]
+
+
+def _check_name(what: str, name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError(f"{what} name must be a non-empty string, got {name!r}")
+    if len(name) > _MAX_KEY:
+        raise InvalidArgumentError(
+            f"{what} name {name[:40]!r}… is {len(name)} characters; at most {_MAX_KEY} fit"
+        )
+
+
+def _check_pairs(what: str, pairs: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in pairs.items():
+        _check_name(what, k)
+        out[k] = v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+    return out
+
+
+def _check_artifact_path(path: str) -> str:
+    clean = path.replace("\\", "/").strip("/")
+    parts = clean.split("/")
+    if not clean or any(p in ("", ".", "..") for p in parts) or len(clean) > 1024:
+        raise InvalidArgumentError(
+            f"artifact path {path!r} is not a clean relative path",
+            hint="use a relative path such as 'model/model.pkl' without '..'",
+        )
+    return clean
+
+
+if TYPE_CHECKING:
+    from closedloop.metadata._protocol import MetadataStore
+
+    _conforms: MetadataStore = SqlMetadataStore("sqlite://")
