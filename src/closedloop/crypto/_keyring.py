@@ -18,7 +18,6 @@ import json
 import os
 import stat
 import threading
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -262,7 +261,7 @@ class Keyring:
             CryptoError: The file could not be written (the keyring is then left unchanged).
         """
         with self._lock:
-            active, keys = self._state
+            keys = self._state[1]
             key = os.urandom(KEY_SIZE)
             while key_id_for(key) in keys:  # a 48-bit id collision; astronomically rare
                 key = os.urandom(KEY_SIZE)
@@ -270,7 +269,7 @@ class Keyring:
             new_state = (new_id, {**keys, new_id: key})
             target = Path(path) if path is not None else self._path
             if target is not None:
-                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                tmp = target.with_name(f".{target.name}.{os.urandom(16).hex()}.tmp")
                 try:
                     _write_new_file(tmp, self._serialize(new_state))
                     os.replace(tmp, target)

@@ -39,6 +39,14 @@ class MetadataStore(Protocol):
         """Release connections. The store must not be used afterwards."""
         ...
 
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (``None`` for an empty database)."""
+        ...
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Migrate the schema to this version's head; returns the revisions before and after."""
+        ...
+
     # projects and experiments -------------------------------------------------------------
     def get_or_create_experiment(self, project: str, name: str) -> Experiment:
         """Return the experiment ``project/name``, creating both if needed (race-safe)."""

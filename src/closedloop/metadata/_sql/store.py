@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,6 +55,7 @@ from closedloop.metadata._sql.tables import (
 __all__ = ["SqlMetadataStore"]
 
 _MAX_KEY = 255
+_NAN = float("nan")
 # Aliases: methods take arguments called ``params`` and ``tags`` that shadow the tables.
 _PARAMS, _TAGS = params, tags
 _MAX_RESULTS = 10_000
@@ -261,7 +263,7 @@ class SqlMetadataStore:
         m: dict[str, dict[str, Metric]] = defaultdict(dict)
         q = select(latest_metrics).where(latest_metrics.c.run_id.in_(ids))
         for run_id, k, v, step, ts in conn.execute(q):
-            m[run_id][k] = Metric(k, v, step, ts)
+            m[run_id][k] = Metric(k, _NAN if v is None else v, step, ts)
         inputs: dict[str, list[RunInput]] = defaultdict(list)
         for run_id, kind, ref, name in conn.execute(
             select(run_inputs).where(run_inputs.c.run_id.in_(ids))
@@ -345,7 +347,7 @@ class SqlMetadataStore:
         conn.execute(
             insert(metrics),
             [
-                {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                _metric_row(run_id, m)
                 for m in points
             ],
         )
@@ -370,7 +372,7 @@ class SqlMetadataStore:
                 where=newer,
             ),
             [
-                {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                _metric_row(run_id, m)
                 for m in latest.values()
             ],
         )
@@ -417,7 +419,7 @@ class SqlMetadataStore:
                 .where(metrics.c.run_id == run_id, metrics.c.key == key)
                 .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
             ).all()
-        return [Metric(*r) for r in rows]
+        return [Metric(k, _NAN if v is None else v, st, ts) for k, v, st, ts in rows]
 
     def search_runs(
         self,
@@ -562,6 +564,11 @@ class SqlMetadataStore:
             )
             for r in rows
         ]
+
+
+def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:
+    value = None if math.isnan(m.value) else m.value  # SQLite cannot store NaN; NULL means NaN
+    return {"run_id": run_id, "key": m.key, "value": value, "step": m.step, "timestamp": m.timestamp}
 
 
 def _rows(run_id: str, pairs: Mapping[str, str]) -> list[dict[str, str]]:

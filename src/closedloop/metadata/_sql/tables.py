@@ -96,7 +96,7 @@ metrics = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(255), nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=True),  # NULL stores NaN
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index("ix_metrics_run_key_step", "run_id", "key", "step"),
@@ -107,7 +107,7 @@ latest_metrics = Table(
     metadata,
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(255), primary_key=True),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=True),  # NULL stores NaN
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),

@@ -74,7 +74,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("key", sa.String(255), nullable=False),
-        sa.Column("value", sa.Float, nullable=False),
+        sa.Column("value", sa.Float, nullable=True),  # NULL stores NaN
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
     )
@@ -83,7 +83,7 @@ def upgrade() -> None:
         "latest_metrics",
         _run_fk(),
         sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("value", sa.Float, nullable=False),
+        sa.Column("value", sa.Float, nullable=True),  # NULL stores NaN
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("timestamp", sa.BigInteger, nullable=False),
     )

@@ -1,0 +1,16 @@
+"""Workspace keys and streaming authenticated encryption of stored objects."""
+
+from __future__ import annotations
+
+from closedloop.crypto._envelope import CHUNK_SIZE, ENVELOPE_MAGIC, EnvelopeReader, EnvelopeWriter
+from closedloop.crypto._keyring import KEY_SIZE, Keyring, key_id_for
+
+__all__ = [
+    "CHUNK_SIZE",
+    "ENVELOPE_MAGIC",
+    "KEY_SIZE",
+    "EnvelopeReader",
+    "EnvelopeWriter",
+    "Keyring",
+    "key_id_for",
+]

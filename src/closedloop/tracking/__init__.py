@@ -1,0 +1,31 @@
+"""Run tracking: start runs, log to them, search, compare and delete them."""
+
+from closedloop.tracking._api import (
+    DeleteReport,
+    RunComparison,
+    compare_runs,
+    delete_run,
+    download_artifact,
+    get_metric_history,
+    get_run,
+    list_artifacts,
+    read_artifact,
+    search_runs,
+    start_run,
+)
+from closedloop.tracking._run import ActiveRun
+
+__all__ = [
+    "ActiveRun",
+    "DeleteReport",
+    "RunComparison",
+    "compare_runs",
+    "delete_run",
+    "download_artifact",
+    "get_metric_history",
+    "get_run",
+    "list_artifacts",
+    "read_artifact",
+    "search_runs",
+    "start_run",
+]

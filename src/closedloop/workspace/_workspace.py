@@ -1,0 +1,226 @@
+"""``Workspace``: binds the metadata store, artifact store, keyring and acting user, and is
+the one choke point every action passes through (audit now, permission checks later)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from closedloop.artifacts import ArtifactStore, get_artifact_store
+from closedloop.config import CONFIG_FILE, Settings, load_settings
+from closedloop.core import AuditEvent, now_ms
+from closedloop.crypto import Keyring
+from closedloop.errors import ClosedLoopError
+from closedloop.metadata import MetadataStore, get_metadata_store
+from closedloop.workspace._location import WorkspaceLocation, resolve_location
+
+__all__ = ["GcReport", "InitReport", "Workspace"]
+
+_CONFIG_TEMPLATE = """\
+# closedloop workspace settings. Every key is optional; CLOSEDLOOP_<KEY> environment
+# variables override this file. Relative paths are relative to the workspace folder.
+#
+# metadata_uri: postgresql+psycopg://user@host/closedloop   # team database
+# artifact_uri: s3://bucket/closedloop                      # any fsspec URL
+# key_file: .closedloop/keys/workspace.key
+# encrypt_artifacts: true
+# metric_flush_interval: 5.0      # seconds
+# metric_buffer_size: 10000       # points
+# synchronous_logging: false
+# gc_grace_seconds: 3600
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class InitReport:
+    """What ``Workspace.init`` created (``False`` where the piece already existed)."""
+
+    location: WorkspaceLocation
+    created_key: bool
+    created_schema: bool
+    created_config: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What ``Workspace.gc`` found and did."""
+
+    blobs_seen: int
+    blobs_deleted: int
+    bytes_freed: int
+    blobs_young: int
+    temp_files_removed: int
+    dry_run: bool
+
+
+class Workspace:
+    """An open workspace.
+
+    Build one with :meth:`open` (or :meth:`init` for a new one); close it when done, or use
+    it as a context manager. It is safe to share across threads.
+
+    Args:
+        metadata: The metadata store.
+        artifacts: The artifact store.
+        settings: The settings it was opened with.
+        location: Where its pieces live (``None`` for injected in-memory stores).
+        actor: Who acts; defaults to the operating-system user.
+    """
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        settings: Settings | None = None,
+        location: WorkspaceLocation | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.artifacts = artifacts
+        self.settings = settings or Settings()
+        self.location = location
+        self.actor = actor or _os_user()
+
+    # construction ----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, workspace: str | Path | None = None, *, settings: Settings | None = None
+    ) -> Workspace:
+        """Open the workspace named by ``workspace`` (a folder or a database URI), by the
+        settings, or found by walking up from the current directory.
+
+        Raises:
+            WorkspaceNotFoundError: None was named or found.
+            SchemaVersionError: Its database needs ``closedloop db upgrade``.
+        """
+        if settings is None:
+            settings = load_settings({"workspace": str(workspace) if workspace else None})
+        location = resolve_location(settings)
+        keyring = Keyring.load(location.key_file)
+        metadata = get_metadata_store(location.metadata_uri)
+        artifacts = get_artifact_store(
+            location.artifact_uri,
+            keyring=keyring,
+            encrypt=settings.encrypt_artifacts,
+            storage_options=settings.storage_options or None,
+        )
+        return cls(metadata, artifacts, settings=settings, location=location)
+
+    @classmethod
+    def init(cls, path: str | Path | None = None, *, settings: Settings | None = None) -> InitReport:
+        """Create (or complete) a workspace: folders, key file, config file, database schema.
+
+        Never overwrites an existing key. Safe to run again on an existing workspace.
+
+        Raises:
+            SchemaVersionError: The database exists at an older schema (run `db upgrade`).
+        """
+        if settings is None:
+            settings = load_settings({"workspace": str(Path(path or ".").resolve())})
+        location = resolve_location(settings, must_exist=False)
+        created_config = False
+        if location.state_dir is not None:
+            location.state_dir.mkdir(parents=True, exist_ok=True)
+            config = location.state_dir / CONFIG_FILE
+            if not config.exists():
+                config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
+                created_config = True
+            if "://" not in location.artifact_uri:
+                Path(location.artifact_uri).mkdir(parents=True, exist_ok=True)
+        created_key = False
+        if not location.key_file.exists():
+            Keyring.create(location.key_file)
+            created_key = True
+        store = get_metadata_store(location.metadata_uri, check_schema=False)
+        try:
+            created_schema = store.schema_revision() is None
+            if created_schema:
+                store.upgrade()
+        finally:
+            store.close()
+        get_metadata_store(location.metadata_uri).close()  # an older schema says how to upgrade
+        return InitReport(location, created_key, created_schema, created_config)
+
+    def close(self) -> None:
+        """Release the stores' resources."""
+        self.metadata.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # the choke point ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def action(self, action: str, resource: str, **detail: Any) -> Iterator[dict[str, Any]]:
+        """Run one action on behalf of ``actor`` and record it in the audit log.
+
+        Every SDK verb that reads or writes data, models or runs enters here. The body may
+        add small facts to the yielded dict; they are stored with the event. The event's
+        outcome is ``ok`` or ``error:<code>``; the error still propagates.
+
+        Args:
+            action: Dotted verb such as ``run.create``.
+            resource: What is acted on, such as ``run:<id>``.
+            **detail: Initial detail for the event.
+        """
+        facts: dict[str, Any] = dict(detail)
+        try:
+            yield facts
+        except ClosedLoopError as e:
+            self._record(action, resource, f"error:{e.code}", facts, raise_errors=False)
+            raise
+        except BaseException as e:
+            self._record(action, resource, f"error:{type(e).__name__}", facts, raise_errors=False)
+            raise
+        self._record(action, resource, "ok", facts, raise_errors=True)
+
+    def _record(
+        self, action: str, resource: str, outcome: str, facts: dict[str, Any], *, raise_errors: bool
+    ) -> None:
+        event = AuditEvent(now_ms(), self.actor, action, resource, outcome, facts)
+        try:
+            self.metadata.append_audit_events([event])
+        except ClosedLoopError:
+            if raise_errors:  # an action that cannot be audited does not count as done
+                raise
+
+    # maintenance -------------------------------------------------------------------------------
+    def gc(self, *, dry_run: bool = False, grace: timedelta | None = None) -> GcReport:
+        """Delete blobs that no record references.
+
+        Blobs younger than ``grace`` (default: the ``gc_grace_seconds`` setting) are kept, so
+        a writer that has stored a blob but not yet recorded it never loses it.
+        """
+        grace = grace if grace is not None else timedelta(seconds=self.settings.gc_grace_seconds)
+        with self.action("artifact.gc", "artifacts:*", dry_run=dry_run) as facts:
+            referenced = self.metadata.referenced_digests()
+            cutoff = datetime.now(UTC) - grace
+            seen = deleted = young = freed = 0
+            for blob in list(self.artifacts.iter_blobs()):
+                seen += 1
+                if blob.digest in referenced:
+                    continue
+                if blob.modified > cutoff:
+                    young += 1
+                    continue
+                if dry_run or self.artifacts.delete(blob.digest):
+                    deleted += 1
+                    freed += blob.stored_size
+            temp = 0 if dry_run else self.artifacts.cleanup_tmp(grace)
+            facts.update(deleted=deleted, bytes_freed=freed)
+        return GcReport(seen, deleted, freed, young, temp, dry_run)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
