@@ -79,6 +79,10 @@ class Client:
         """One run."""
         return tracking.get_run(self.workspace, run_id)
 
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the single run whose id starts with ``prefix``."""
+        return tracking.resolve_run_id(self.workspace, prefix)
+
     def search_runs(
         self,
         filter: str | None = None,

@@ -10,6 +10,7 @@ from closedloop.tracking._api import (
     get_run,
     list_artifacts,
     read_artifact,
+    resolve_run_id,
     search_runs,
     start_run,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "get_run",
     "list_artifacts",
     "read_artifact",
+    "resolve_run_id",
     "search_runs",
     "start_run",
 ]

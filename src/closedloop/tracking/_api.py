@@ -24,6 +24,7 @@ __all__ = [
     "get_run",
     "list_artifacts",
     "read_artifact",
+    "resolve_run_id",
     "search_runs",
     "start_run",
 ]
@@ -79,6 +80,30 @@ def start_run(
         )
     sync = workspace.settings.synchronous_logging if synchronous is None else synchronous
     return ActiveRun(workspace, run, synchronous=sync)
+
+
+def resolve_run_id(workspace: Workspace, prefix: str) -> str:
+    """The full id of the one run whose id starts with ``prefix`` (like git's short hashes).
+
+    Raises:
+        NotFoundError: No run id starts with it.
+        InvalidArgumentError: It is not hexadecimal, or several runs match.
+    """
+    prefix = prefix.strip().lower()
+    if not prefix or any(c not in "0123456789abcdef" for c in prefix) or len(prefix) > 32:
+        raise InvalidArgumentError(
+            f"{prefix!r} is not a run id", hint="run ids are 32 hexadecimal characters"
+        )
+    if len(prefix) == 32:
+        return prefix
+    page = workspace.metadata.search_runs(None, f"id like '{prefix}%'", None, 2, None)
+    if not page.runs:
+        raise NotFoundError(f"no run id starts with {prefix!r}", hint="see `closedloop runs list`")
+    if len(page.runs) > 1:
+        raise InvalidArgumentError(
+            f"run id prefix {prefix!r} is ambiguous", hint="give more characters of the id"
+        )
+    return page.runs[0].id
 
 
 def get_run(workspace: Workspace, run_id: str) -> Run:

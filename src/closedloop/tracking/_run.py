@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -84,6 +84,12 @@ class ActiveRun:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record several hyper-parameters."""
+        with self._lock:
+            clean = self._accept_params(params)
+            self._params.update(clean)
+        self._after_log(len(clean))
+
+    def _accept_params(self, params: Mapping[str, Any]) -> dict[str, str]:
         clean = {_key("param", k): _text(v) for k, v in params.items()}
         with self._lock:
             self._check_open()
@@ -96,8 +102,7 @@ class ActiveRun:
                         hint="params are immutable: log the new value as a tag or a metric",
                     )
             self._known_params.update(clean)
-            self._params.update(clean)
-        self._after_log(len(clean))
+        return clean
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags may change)."""
@@ -135,6 +140,40 @@ class ActiveRun:
                 points.append(Metric(k, value, s, ts))
             self._metrics.extend(points)
         self._after_log(len(points))
+
+    def log_batch(
+        self,
+        metrics: Sequence[Metric | tuple[str, float, int]] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write many points, params and tags now, in one transaction (bypasses the buffer).
+
+        Args:
+            metrics: ``Metric`` objects or ``(key, value, step)`` tuples; tuples are stamped
+                with the current time.
+            params: Params to set (immutable once set).
+            tags: Tags to set.
+        """
+        ts = now_ms()
+        points = [
+            m
+            if isinstance(m, Metric)
+            else Metric(_key("metric", m[0]), _number(m[0], m[1]), int(m[2]), ts)
+            for m in metrics
+        ]
+        clean_params = self._accept_params(params or {})
+        clean_tags = {_key("tag", k): _text(v) for k, v in (tags or {}).items()}
+        self.flush()  # keep order: what was buffered before goes first
+        with self._ws.action(
+            "run.log", f"run:{self.id}", metrics=len(points), params=len(clean_params)
+        ):
+            self._ws.metadata.log_batch(
+                self.id, metrics=points, params=clean_params, tags=clean_tags
+            )
+        with self._lock:
+            for m in points:
+                self._steps[m.key] = max(m.step, self._steps.get(m.key, -1))
 
     def log_input(self, kind: str, ref: str, name: str = "") -> None:
         """Record something the run consumed, e.g. ``log_input("dataset", "adult@3f2a")``."""

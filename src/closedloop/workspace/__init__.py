@@ -1,6 +1,13 @@
 """The workspace: stores, keyring and actor bound together, and the audited action gate."""
 
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
-from closedloop.workspace._workspace import GcReport, InitReport, Workspace
+from closedloop.workspace._workspace import GcReport, InitReport, Workspace, current_actor
 
-__all__ = ["GcReport", "InitReport", "Workspace", "WorkspaceLocation", "resolve_location"]
+__all__ = [
+    "GcReport",
+    "InitReport",
+    "Workspace",
+    "WorkspaceLocation",
+    "current_actor",
+    "resolve_location",
+]

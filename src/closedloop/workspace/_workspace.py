@@ -19,7 +19,7 @@ from closedloop.errors import ClosedLoopError
 from closedloop.metadata import MetadataStore, get_metadata_store
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 
-__all__ = ["GcReport", "InitReport", "Workspace"]
+__all__ = ["GcReport", "InitReport", "Workspace", "current_actor"]
 
 _CONFIG_TEMPLATE = """\
 # closedloop workspace settings. Every key is optional; CLOSEDLOOP_<KEY> environment
@@ -85,7 +85,7 @@ class Workspace:
         self.artifacts = artifacts
         self.settings = settings or Settings()
         self.location = location
-        self.actor = actor or _os_user()
+        self.actor = actor or current_actor()
 
     # construction ----------------------------------------------------------------------------
     @classmethod
@@ -219,7 +219,8 @@ class Workspace:
         return GcReport(seen, deleted, freed, young, temp, dry_run)
 
 
-def _os_user() -> str:
+def current_actor() -> str:
+    """The operating-system user, who acts until tokens arrive."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)

@@ -1,0 +1,192 @@
+"""Workspace commands: init, doctor, gc, db upgrade, experiments, audit."""
+
+from __future__ import annotations
+
+import os
+import platform
+import stat
+import sys
+from datetime import timedelta
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from closedloop.cli._format import fmt_bytes, fmt_time
+from closedloop.cli._state import console, state
+from closedloop.crypto import Keyring
+from closedloop.errors import ClosedLoopError
+from closedloop.metadata import get_metadata_store
+from closedloop.workspace import Workspace, current_actor, resolve_location
+
+__all__ = ["audit", "db_app", "doctor", "experiments", "gc", "init"]
+
+db_app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
+
+
+def init(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Folder to hold .closedloop/.")] = Path("."),
+    metadata_uri: Annotated[
+        str | None, typer.Option(help="Team database, e.g. postgresql+psycopg://user@host/db.")
+    ] = None,
+    artifact_uri: Annotated[str | None, typer.Option(help="Artifact location (any fsspec URL).")] = None,
+) -> None:
+    """Create a workspace: database, encrypted artifact store and key file."""
+    settings = state(ctx).settings(
+        workspace=str(path.expanduser().resolve()),
+        metadata_uri=metadata_uri,
+        artifact_uri=artifact_uri,
+    )
+    report = Workspace.init(settings=settings)
+    loc = report.location
+    console.print(f"[bold green]workspace ready[/] at {loc.root}")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("metadata", get_metadata_store(loc.metadata_uri, check_schema=False).uri,
+                 "created" if report.created_schema else "existing")
+    grid.add_row("artifacts", loc.artifact_uri, "")
+    grid.add_row("key file", str(loc.key_file), "created (owner-only)" if report.created_key else "existing")
+    console.print(grid)
+    if metadata_uri or artifact_uri:
+        console.print(
+            "[yellow]note:[/] put metadata_uri/artifact_uri in .closedloop/closedloop.yaml "
+            "so later commands find them"
+        )
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Print the resolved workspace, its backends and checks, and library versions."""
+    st = state(ctx)
+    settings = st.settings()
+    problems = 0
+    table = Table(title="closedloop doctor", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    try:
+        loc = resolve_location(settings)
+    except ClosedLoopError as e:
+        table.add_row("workspace", f"[red]{e.message}[/]")
+        console.print(table)
+        raise
+    table.add_row("workspace", str(loc.root or "(given by URI)"))
+    config = loc.state_dir / "closedloop.yaml" if loc.state_dir else None
+    table.add_row("config file", str(config) if config and config.exists() else "(none)")
+    try:
+        store = get_metadata_store(loc.metadata_uri, check_schema=False)
+        from closedloop.metadata._sql.tables import SCHEMA_HEAD
+
+        revision = store.schema_revision()
+        ok = revision == SCHEMA_HEAD
+        problems += not ok
+        table.add_row("metadata", f"{store.uri}")
+        table.add_row(
+            "schema", f"{revision} (code expects {SCHEMA_HEAD})" + ("" if ok else " [red]run `closedloop db upgrade`[/]")
+        )
+        store.close()
+    except ClosedLoopError as e:
+        problems += 1
+        table.add_row("metadata", f"[red]{e}[/]")
+    table.add_row("artifacts", loc.artifact_uri)
+    table.add_row("encryption", "AES-256-GCM (on)" if settings.encrypt_artifacts else "[yellow]off[/]")
+    try:
+        keyring = Keyring.load(loc.key_file)
+        mode = stat.S_IMODE(os.stat(loc.key_file).st_mode)
+        table.add_row("key file", f"{loc.key_file} (mode {mode:o}, {len(keyring.key_ids)} key(s), active {keyring.active_key_id})")
+    except ClosedLoopError as e:
+        problems += 1
+        table.add_row("key file", f"[red]{e}[/]")
+    table.add_row("logging", "synchronous" if settings.synchronous_logging else
+                  f"buffered ({settings.metric_buffer_size} points / {settings.metric_flush_interval:g}s)")
+    table.add_row("user", current_actor())
+    table.add_row("python", f"{platform.python_version()} ({sys.executable})")
+    import sqlite3
+
+    table.add_row("sqlite", sqlite3.sqlite_version)
+    for dist in ("closedloop", "sqlalchemy", "alembic", "fsspec", "cryptography", "pydantic",
+                 "typer", "psycopg"):
+        try:
+            table.add_row(dist, importlib_metadata.version(dist))
+        except importlib_metadata.PackageNotFoundError:
+            table.add_row(dist, "(not installed)")
+    console.print(table)
+    if problems:
+        console.print(f"[red]{problems} problem(s) found[/]")
+        raise typer.Exit(1)
+    console.print("[green]all checks passed[/]")
+
+
+def gc(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
+    grace: Annotated[
+        float | None, typer.Option(help="Keep unreferenced blobs younger than this many seconds.")
+    ] = None,
+) -> None:
+    """Delete artifact blobs that no run references."""
+    client = state(ctx).client()
+    report = client.gc(dry_run=dry_run, grace=None if grace is None else timedelta(seconds=grace))
+    verb = "would delete" if dry_run else "deleted"
+    console.print(
+        f"{verb} {report.blobs_deleted} of {report.blobs_seen} blob(s), "
+        f"{fmt_bytes(report.bytes_freed)}; kept {report.blobs_young} recent unreferenced; "
+        f"removed {report.temp_files_removed} abandoned temp file(s)"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the metadata database to this version's schema (back it up first)."""
+    loc = resolve_location(state(ctx).settings())
+    store = get_metadata_store(loc.metadata_uri, check_schema=False)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    if before == after:
+        console.print(f"schema already at {after}")
+    else:
+        console.print(f"schema upgraded: {before or '(empty)'} → {after}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the schema revision the database is at."""
+    loc = resolve_location(state(ctx).settings())
+    store = get_metadata_store(loc.metadata_uri, check_schema=False)
+    try:
+        console.print(store.schema_revision() or "(empty)")
+    finally:
+        store.close()
+
+
+def experiments(
+    ctx: typer.Context, project: Annotated[str | None, typer.Option("--project", "-p")] = None
+) -> None:
+    """List projects and experiments."""
+    ws = state(ctx).client().workspace
+    table = Table(header_style="bold")
+    for col in ("id", "project", "experiment", "created"):
+        table.add_column(col)
+    for e in ws.metadata.list_experiments(project):
+        table.add_row(str(e.id), e.project, e.name, fmt_time(e.created_at or None))
+    console.print(table)
+
+
+def audit(
+    ctx: typer.Context,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. run.delete.")] = None,
+    limit: Annotated[int, typer.Option("--max", "-n", min=1)] = 50,
+) -> None:
+    """Show recent audit events (who did what, to what, with which outcome)."""
+    events = state(ctx).client().audit_events(actor=actor, action=action, limit=limit)
+    table = Table(header_style="bold")
+    for col in ("time", "actor", "action", "resource", "outcome"):
+        table.add_column(col)
+    for e in events:
+        outcome = e.outcome if e.outcome == "ok" else f"[red]{e.outcome}[/]"
+        table.add_row(fmt_time(e.time), e.actor, e.action, e.resource, outcome)
+    console.print(table)
+

@@ -1,0 +1,93 @@
+"""The ``closedloop`` command: the root app, global options and error rendering."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import click
+import typer
+
+from closedloop import __version__
+from closedloop.cli import _admin, _artifacts, _runs
+from closedloop.cli._state import CliState, err_console, workspace_path
+from closedloop.errors import ClosedLoopError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="closedloop",
+    help="closedloop: the machine-learning lifecycle with its loop closed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"closedloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="CLOSEDLOOP_WORKSPACE",
+            help="Workspace folder or metadata URI (default: found from the current folder).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """closedloop: the machine-learning lifecycle with its loop closed."""
+    cli_state = CliState(workspace=workspace_path(workspace), debug=debug)
+    ctx.obj = cli_state
+    ctx.call_on_close(cli_state.close)
+
+
+app.command("init")(_admin.init)
+app.command("doctor")(_admin.doctor)
+app.command("gc")(_admin.gc)
+app.command("experiments")(_admin.experiments)
+app.command("audit")(_admin.audit)
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_artifacts.app, name="artifacts")
+app.add_typer(_admin.db_app, name="db")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code.
+
+    A closedloop error prints one line naming the problem and one naming the fix, and exits
+    with the error's own code; ``--debug`` shows the traceback instead.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="closedloop", standalone_mode=False)
+    except ClosedLoopError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error[/] [{e.code}]: {e.message}", highlight=False)
+        if e.hint:
+            err_console.print(f"[bold]hint:[/] {e.hint}", highlight=False)
+        return e.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except click.exceptions.ClickException as e:
+        e.show()
+        return e.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    return result if isinstance(result, int) else 0
