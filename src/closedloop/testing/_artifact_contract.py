@@ -135,7 +135,7 @@ class ArtifactStoreContract:
         assert max(len(c) for c in chunks) <= 4 * MIB
         out = io.BytesIO()
         with store.open(digest) as reader:
-            shutil.copyfileobj(reader, out)  # type: ignore[misc]
+            shutil.copyfileobj(reader, out)
         assert out.getvalue() == data
 
     def test_get_file_replaces_dest_and_leaves_no_temp(

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from closedloop.errors import SchemaVersionError
+from closedloop.metadata import get_metadata_store
+from closedloop.metadata._sql import SqlMetadataStore
+from closedloop.metadata._sql._engine import MIGRATIONS_DIR
+from closedloop.metadata._sql.tables import SCHEMA_HEAD, metadata
+
+
+def test_schema_head_constant_matches_the_migration_scripts() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_HEAD]
+
+
+def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    before, after = SqlMetadataStore(uri, check_schema=False).upgrade()
+    assert (before, after) == (None, SCHEMA_HEAD)
+    inspector = inspect(create_engine(uri))
+    tables = set(inspector.get_table_names()) - {"alembic_version"}
+    assert tables == set(metadata.tables)
+    for name, table in metadata.tables.items():
+        assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys())
+
+
+def test_upgrade_is_idempotent(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    store = SqlMetadataStore(uri, check_schema=False)
+    store.upgrade()
+    assert store.upgrade() == (SCHEMA_HEAD, SCHEMA_HEAD)
+
+
+def test_empty_database_says_how_to_upgrade(tmp_path: Path) -> None:
+    with pytest.raises(SchemaVersionError) as info:
+        get_metadata_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert "closedloop db upgrade" in str(info.value.hint)
+
+
+@pytest.mark.parametrize(("revision", "fix"), [("0000", "closedloop db upgrade"), ("9999", "pip")])
+def test_other_revisions_name_the_fix(tmp_path: Path, revision: str, fix: str) -> None:
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(text(f"INSERT INTO alembic_version VALUES ('{revision}')"))
+    with pytest.raises(SchemaVersionError, match=revision) as info:
+        get_metadata_store(uri)
+    assert fix in str(info.value.hint)
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_from_empty(pg_url: str) -> None:
+    store = SqlMetadataStore(pg_url, check_schema=False)
+    try:
+        assert store.upgrade() == (None, SCHEMA_HEAD)
+    finally:
+        store.close()
+    SqlMetadataStore(pg_url).close()
