@@ -108,7 +108,9 @@ def test_load_malformed(tmp_path: Path, text: str, problem: str) -> None:
 def test_load_detects_key_id_mismatch(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     key = base64.b64encode(os.urandom(32)).decode()
-    path.write_text(json.dumps({"version": 1, "active": "k000000000000", "keys": {"k000000000000": key}}))
+    path.write_text(
+        json.dumps({"version": 1, "active": "k000000000000", "keys": {"k000000000000": key}})
+    )
     path.chmod(0o600)
     with pytest.raises(CryptoError, match="does not match"):
         Keyring.load(path)

@@ -100,6 +100,7 @@ class _BlobReader(io.RawIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed blob reader")
         while self._pos >= len(self._chunk):
+            self._chunk = b""  # drop the spent chunk before the next one is produced
             chunk = next(self._chunks, None)
             if chunk is None:
                 self._chunk, self._pos = b"", 0

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
 
 from closedloop import __version__
@@ -81,12 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if e.hint:
             err_console.print(f"[bold]hint:[/] {e.hint}", highlight=False)
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
-        return 130
-    except click.exceptions.ClickException as e:
-        e.show()
-        return e.exit_code
+        return 1
+    except typer.TyperException as e:  # usage errors: unknown command, bad option value
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        return int(getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130

@@ -62,7 +62,7 @@ class EnvelopeWriter:
 
     The header is written at construction. Feed plaintext with :meth:`write` in pieces of any
     size, then call :meth:`close` to seal the final chunk; without it the envelope is truncated
-    and will not decrypt. At most about two chunks of plaintext are held in memory.
+    and will not decrypt. At most one chunk of plaintext is buffered.
 
     Not thread-safe: one writer per object, used by one thread.
 
@@ -111,20 +111,27 @@ class EnvelopeWriter:
         """
         if self._closed:
             raise CryptoError("write to a closed envelope writer")
-        self._buffer += data
-        # Keep the last full chunk back: only close() knows whether it is the final one.
-        while len(self._buffer) > self._chunk_size:
-            with memoryview(self._buffer) as view:
-                self._seal(view[: self._chunk_size], final=False)
-            del self._buffer[: self._chunk_size]
+        size = self._chunk_size
+        with memoryview(data) as raw, raw.cast("B") as view:
+            pos = 0
+            while pos < len(view):
+                # A full buffered chunk is sealed only once more data proves it is not the
+                # last; close() seals it as final otherwise. So the buffer never exceeds a chunk.
+                if len(self._buffer) == size:
+                    self._seal_buffer(final=False)
+                if not self._buffer and len(view) - pos > size:
+                    self._seal(view[pos : pos + size], final=False)  # no copy
+                    pos += size
+                    continue
+                take = min(size - len(self._buffer), len(view) - pos)
+                self._buffer += view[pos : pos + take]
+                pos += take
 
     def close(self) -> None:
         """Seal the buffered rest as the final chunk. Calling it again does nothing."""
         if self._closed:
             return
-        with memoryview(self._buffer) as view:
-            self._seal(view, final=True)
-        self._buffer = bytearray()
+        self._seal_buffer(final=True)
         self._closed = True
 
     def __enter__(self) -> EnvelopeWriter:
@@ -134,6 +141,11 @@ class EnvelopeWriter:
         # On error, leave the envelope without its final chunk, so it can never pass as whole.
         if exc_type is None:
             self.close()
+
+    def _seal_buffer(self, *, final: bool) -> None:
+        with memoryview(self._buffer) as view:
+            self._seal(view, final=final)
+        self._buffer = bytearray()  # frees the chunk; clear() could keep the allocation
 
     def _seal(self, plaintext: memoryview, *, final: bool) -> None:
         if self._counter >= _MAX_CHUNKS:

@@ -79,8 +79,14 @@ class MetadataStore(Protocol):
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        audit: AuditEvent | None = None,
     ) -> Run:
-        """Insert a ``RUNNING`` run and return it."""
+        """Insert a ``RUNNING`` run and return it.
+
+        ``audit``, when given, is appended to the audit log in the same transaction (so
+        the record and its audit event commit or fail together); the same holds for the
+        ``audit`` argument of ``log_batch`` and ``set_run_status``.
+        """
         ...
 
     def get_run(self, run_id: str) -> Run:
@@ -98,15 +104,28 @@ class MetadataStore(Protocol):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        audit: AuditEvent | None = None,
     ) -> None:
         """Append metric points and set params and tags in one transaction.
+
+        With ``status``, the run also moves to that status in the same transaction (a
+        terminal one records ``end_time``), so a run's last data and its end commit together.
 
         A param, once set, keeps its value: a different value raises
         ``InvalidArgumentError`` and nothing of the batch is written.
         """
         ...
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None,
+        *,
+        audit: AuditEvent | None = None,
+    ) -> None:
         """Change a run's status (ending it when the status is terminal)."""
         ...
 

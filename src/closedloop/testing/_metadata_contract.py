@@ -137,7 +137,8 @@ class MetadataStoreContract:
 
     def test_ended_run_refuses_data(self, store: MetadataStore) -> None:
         run_id = self._run(store)
-        ended = store.set_run_status(run_id, RunStatus.FINISHED, 5000)
+        store.set_run_status(run_id, RunStatus.FINISHED, 5000)
+        ended = store.get_run(run_id)
         assert ended.status is RunStatus.FINISHED
         assert ended.end_time == 5000
         with pytest.raises(RunStateError):

@@ -67,7 +67,9 @@ def start_run(
             ``synchronous_logging`` setting.
     """
     run_id = uuid.uuid4().hex
-    with workspace.action("run.create", f"run:{run_id}", experiment=f"{project}/{experiment}"):
+    with workspace.action(
+        "run.create", f"run:{run_id}", experiment=f"{project}/{experiment}"
+    ) as act:
         exp = workspace.metadata.get_or_create_experiment(project, experiment)
         run = workspace.metadata.create_run(
             exp.id,
@@ -77,6 +79,7 @@ def start_run(
             params={k: _text(v) for k, v in (params or {}).items()},
             tags={k: _text(v) for k, v in (tags or {}).items()},
             run_id=run_id,
+            audit=act.ok_event(),
         )
     sync = workspace.settings.synchronous_logging if synchronous is None else synchronous
     return ActiveRun(workspace, run, synchronous=sync)

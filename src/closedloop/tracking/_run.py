@@ -70,8 +70,9 @@ class ActiveRun:
         return self._ws
 
     def info(self) -> Run:
-        """A fresh snapshot of the run from the store (flushes first)."""
-        self.flush()
+        """A fresh snapshot of the run from the store (flushes first while running)."""
+        if not self._ended:
+            self.flush()
         return self._ws.metadata.get_run(self.id)
 
     def __repr__(self) -> str:
@@ -167,9 +168,13 @@ class ActiveRun:
         self.flush()  # keep order: what was buffered before goes first
         with self._ws.action(
             "run.log", f"run:{self.id}", metrics=len(points), params=len(clean_params)
-        ):
+        ) as act:
             self._ws.metadata.log_batch(
-                self.id, metrics=points, params=clean_params, tags=clean_tags
+                self.id,
+                metrics=points,
+                params=clean_params,
+                tags=clean_tags,
+                audit=act.ok_event(),
             )
         with self._lock:
             for m in points:
@@ -238,9 +243,9 @@ class ActiveRun:
             try:
                 with self._ws.action(
                     "run.log", f"run:{self.id}", metrics=len(metrics), params=len(params)
-                ):
+                ) as act:
                     self._ws.metadata.log_batch(
-                        self.id, metrics=metrics, params=params, tags=tags
+                        self.id, metrics=metrics, params=params, tags=tags, audit=act.ok_event()
                     )
             except ClosedLoopError as e:
                 with self._lock:  # keep the data so a later flush can retry it
@@ -251,31 +256,58 @@ class ActiveRun:
                 raise
 
     # ending --------------------------------------------------------------------------------------
-    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
-        """Flush and end the run. Ending twice is a no-op that returns the run."""
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
+        """Write what is buffered and end the run, in one transaction.
+
+        Ending twice is a no-op; :meth:`info` shows the result. If the buffered data cannot
+        be written, the run ends ``FAILED`` and the error propagates.
+        """
         status = RunStatus(status)
         if not status.is_terminal:
             raise InvalidArgumentError("a run ends FINISHED, FAILED or KILLED, not RUNNING")
-        with self._lock:
-            if self._ended:
-                return self._run
-        flush_error: ClosedLoopError | None = None
+        with self._flush_lock:
+            with self._lock:
+                if self._ended:
+                    return
+                self._ended = True
+                metrics, params, tags = self._metrics, self._params, self._tags
+                self._metrics, self._params, self._tags = [], {}, {}
+            _flusher.unregister(self)
+            try:
+                self._write_end(status, metrics, params, tags)
+            finally:
+                if self._owns_workspace:
+                    self._ws.close()
+
+    def _write_end(
+        self,
+        status: RunStatus,
+        metrics: list[Metric],
+        params: dict[str, str],
+        tags: dict[str, str],
+    ) -> None:
+        resource = f"run:{self.id}"
         try:
-            self.flush()
-        except ClosedLoopError as e:
-            flush_error, status = e, RunStatus.FAILED
-        with self._lock:
-            self._ended = True
-        _flusher.unregister(self)
-        try:
-            with self._ws.action("run.end", f"run:{self.id}", status=status.value):
-                self._run = self._ws.metadata.set_run_status(self.id, status, now_ms())
-        finally:
-            if self._owns_workspace:
-                self._ws.close()
-        if flush_error is not None:
-            raise flush_error
-        return self._run
+            with self._ws.action(
+                "run.end", resource, status=status.value, metrics=len(metrics), params=len(params)
+            ) as act:
+                self._ws.metadata.log_batch(
+                    self.id,
+                    metrics=metrics,
+                    params=params,
+                    tags=tags,
+                    status=status,
+                    end_time=now_ms(),
+                    audit=act.ok_event(),
+                )
+        except ClosedLoopError:
+            # The last data could not be written (e.g. another process changed a param):
+            # the run still ends, FAILED, and the caller sees why.
+            with self._ws.action("run.end", resource, status=RunStatus.FAILED.value) as act:
+                self._ws.metadata.set_run_status(
+                    self.id, RunStatus.FAILED, now_ms(), audit=act.ok_event()
+                )
+            raise
 
     def _finish_at_exit(self) -> None:
         if not self._ended:

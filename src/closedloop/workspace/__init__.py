@@ -1,9 +1,16 @@
 """The workspace: stores, keyring and actor bound together, and the audited action gate."""
 
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
-from closedloop.workspace._workspace import GcReport, InitReport, Workspace, current_actor
+from closedloop.workspace._workspace import (
+    Action,
+    GcReport,
+    InitReport,
+    Workspace,
+    current_actor,
+)
 
 __all__ = [
+    "Action",
     "GcReport",
     "InitReport",
     "Workspace",

@@ -19,7 +19,7 @@ from closedloop.errors import ClosedLoopError
 from closedloop.metadata import MetadataStore, get_metadata_store
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 
-__all__ = ["GcReport", "InitReport", "Workspace", "current_actor"]
+__all__ = ["Action", "GcReport", "InitReport", "Workspace", "current_actor"]
 
 _CONFIG_TEMPLATE = """\
 # closedloop workspace settings. Every key is optional; CLOSEDLOOP_<KEY> environment
@@ -56,6 +56,28 @@ class GcReport:
     blobs_young: int
     temp_files_removed: int
     dry_run: bool
+
+
+class Action(dict[str, Any]):
+    """The action in progress inside ``Workspace.action``: a dict of detail for its event."""
+
+    def __init__(self, actor: str, action: str, resource: str, detail: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.actor, self.action, self.resource = actor, action, resource
+        self.recorded = False
+
+    def event(self, outcome: str) -> AuditEvent:
+        """The audit event of this action with ``outcome``."""
+        return AuditEvent(now_ms(), self.actor, self.action, self.resource, outcome, dict(self))
+
+    def ok_event(self) -> AuditEvent:
+        """The success event, to be written by the store in the action's own transaction.
+
+        Call it right before the action's last write; the gate then does not write it again
+        (if that write fails, the gate records the error instead).
+        """
+        self.recorded = True
+        return self.event("ok")
 
 
 class Workspace:
@@ -159,33 +181,33 @@ class Workspace:
 
     # the choke point ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def action(self, action: str, resource: str, **detail: Any) -> Iterator[dict[str, Any]]:
+    def action(self, action: str, resource: str, **detail: Any) -> Iterator[Action]:
         """Run one action on behalf of ``actor`` and record it in the audit log.
 
         Every SDK verb that reads or writes data, models or runs enters here. The body may
-        add small facts to the yielded dict; they are stored with the event. The event's
-        outcome is ``ok`` or ``error:<code>``; the error still propagates.
+        add small facts to the yielded ``Action`` (a dict); they are stored with the event.
+        The outcome is ``ok`` or ``error:<code>``; the error still propagates. A body whose
+        single store write can carry the success event (``Action.ok_event``) saves a
+        transaction: the event then commits atomically with the data.
 
         Args:
             action: Dotted verb such as ``run.create``.
             resource: What is acted on, such as ``run:<id>``.
             **detail: Initial detail for the event.
         """
-        facts: dict[str, Any] = dict(detail)
+        act = Action(self.actor, action, resource, detail)
         try:
-            yield facts
+            yield act
         except ClosedLoopError as e:
-            self._record(action, resource, f"error:{e.code}", facts, raise_errors=False)
+            self._record(act.event(f"error:{e.code}"), raise_errors=False)
             raise
         except BaseException as e:
-            self._record(action, resource, f"error:{type(e).__name__}", facts, raise_errors=False)
+            self._record(act.event(f"error:{type(e).__name__}"), raise_errors=False)
             raise
-        self._record(action, resource, "ok", facts, raise_errors=True)
+        if not act.recorded:
+            self._record(act.event("ok"), raise_errors=True)
 
-    def _record(
-        self, action: str, resource: str, outcome: str, facts: dict[str, Any], *, raise_errors: bool
-    ) -> None:
-        event = AuditEvent(now_ms(), self.actor, action, resource, outcome, facts)
+    def _record(self, event: AuditEvent, *, raise_errors: bool) -> None:
         try:
             self.metadata.append_audit_events([event])
         except ClosedLoopError:

@@ -86,6 +86,11 @@ def _translate(exc: SQLAlchemyError, uri: str) -> Exception:
     if isinstance(exc, IntegrityError):
         return AlreadyExistsError(f"conflicting record: {exc.orig}")
     message = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if "file is not a database" in message:
+        return StorageError(
+            f"{mask_uri(uri)} is not a SQLite database (corrupt or another kind of file)",
+            hint="point the workspace at another file, or restore it from a backup",
+        )
     if isinstance(exc, OperationalError) and "no such table" in message:
         return SchemaVersionError(
             f"the database at {mask_uri(uri)} has no closedloop schema",
@@ -118,20 +123,24 @@ def read_scope(engine: Engine, uri: str) -> Iterator[Connection]:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The Alembic revision the database is at, ``None`` for an empty database."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        return None if row is None else str(row[0])
+    """The Alembic revision the database is at, ``None`` for an empty database.
+
+    Raises:
+        StorageError: The database cannot be read (unreachable, or not a database at all).
+    """
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            return None if row is None else str(row[0])
+    except SQLAlchemyError as e:
+        raise _translate(e, engine.url.render_as_string(hide_password=True)) from e
 
 
 def check_schema(engine: Engine, uri: str) -> None:
     """Raise ``SchemaVersionError`` with the fix unless the database is at ``SCHEMA_HEAD``."""
-    try:
-        revision = current_revision(engine)
-    except SQLAlchemyError as e:
-        raise _translate(e, uri) from e
+    revision = current_revision(engine)
     if revision == SCHEMA_HEAD:
         return
     if revision is None:

@@ -74,6 +74,9 @@ class SqlMetadataStore:
         self._uri = uri
         self._engine = _engine.create_store_engine(uri)
         self._dialect = self._engine.dialect.name
+        # Experiments are never deleted or renamed, so a found one can be remembered.
+        self._experiments: dict[tuple[str, str], Experiment] = {}
+        self._build_upserts()
         if check_schema:
             _engine.check_schema(self._engine, uri)
 
@@ -157,11 +160,17 @@ class SqlMetadataStore:
 
     def find_experiment(self, project: str, name: str) -> Experiment | None:
         """Return ``project/name`` or ``None``."""
+        cached = self._experiments.get((project, name))
+        if cached is not None:
+            return cached
         with self._read() as conn:
             row = conn.execute(
                 self._experiment_query().where(projects.c.name == project, experiments.c.name == name)
             ).first()
-        return None if row is None else Experiment(*row)
+        if row is None:
+            return None
+        found = self._experiments[(project, name)] = Experiment(*row)
+        return found
 
     def list_projects(self) -> list[Project]:
         """All projects by name."""
@@ -188,6 +197,7 @@ class SqlMetadataStore:
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        audit: AuditEvent | None = None,
     ) -> Run:
         """Insert a running run with its initial params and tags."""
         run_id = run_id or uuid.uuid4().hex
@@ -210,6 +220,7 @@ class SqlMetadataStore:
                     conn.execute(insert(_PARAMS), _rows(run_id, p))
                 if t:
                     conn.execute(insert(_TAGS), _rows(run_id, t))
+                self._audit(conn, audit)
         except AlreadyExistsError as e:
             if self.find_experiment_by_id(experiment_id) is None:
                 raise NotFoundError(f"no experiment with id {experiment_id}") from e
@@ -303,8 +314,11 @@ class SqlMetadataStore:
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        audit: AuditEvent | None = None,
     ) -> None:
-        """Append metrics and set params/tags atomically."""
+        """Append metrics and set params/tags (and optionally the status) atomically."""
         p = _check_pairs("param", params or {})
         t = _check_pairs("tag", tags or {})
         for mt in metrics:
@@ -314,15 +328,16 @@ class SqlMetadataStore:
             if p:
                 self._set_params(conn, run_id, p)
             if t:
-                stmt = self._insert(_TAGS)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-                    ),
-                    _rows(run_id, t),
-                )
+                conn.execute(self._tag_upsert, _rows(run_id, t))
             if metrics:
                 self._insert_metrics(conn, run_id, metrics)
+            if status is not None:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id)
+                    .values(status=status.value, end_time=end_time if status.is_terminal else None)
+                )
+            self._audit(conn, audit)
 
     def _set_params(self, conn: Connection, run_id: str, p: Mapping[str, str]) -> None:
         existing = dict(
@@ -356,28 +371,37 @@ class SqlMetadataStore:
             cur = latest.get(m.key)
             if cur is None or (m.step, m.timestamp) >= (cur.step, cur.timestamp):
                 latest[m.key] = m
+        conn.execute(self._latest_upsert, [_metric_row(run_id, m) for m in latest.values()])
+
+    def _build_upserts(self) -> None:
+        # Built once: constructing ON CONFLICT statements costs more than running them.
         stmt = self._insert(latest_metrics)
         newer = (stmt.excluded.step > latest_metrics.c.step) | (
             (stmt.excluded.step == latest_metrics.c.step)
             & (stmt.excluded.timestamp >= latest_metrics.c.timestamp)
         )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={
-                    "value": stmt.excluded.value,
-                    "step": stmt.excluded.step,
-                    "timestamp": stmt.excluded.timestamp,
-                },
-                where=newer,
-            ),
-            [
-                _metric_row(run_id, m)
-                for m in latest.values()
-            ],
+        self._latest_upsert = stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "value": stmt.excluded.value,
+                "step": stmt.excluded.step,
+                "timestamp": stmt.excluded.timestamp,
+            },
+            where=newer,
+        )
+        tag = self._insert(_TAGS)
+        self._tag_upsert = tag.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": tag.excluded.value}
         )
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None,
+        *,
+        audit: AuditEvent | None = None,
+    ) -> None:
         """Set the status; a terminal status records ``end_time``."""
         with self._write() as conn:
             result = conn.execute(
@@ -387,7 +411,7 @@ class SqlMetadataStore:
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"no run with id {run_id}")
-        return self.get_run(run_id)
+            self._audit(conn, audit)
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run; return the digests nothing references any more."""
@@ -519,20 +543,15 @@ class SqlMetadataStore:
     # audit ---------------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
         """Append audit events."""
-        rows = [
-            {
-                "time": e.time,
-                "actor": e.actor,
-                "action": e.action,
-                "resource": e.resource[:512],
-                "outcome": e.outcome[:64],
-                "detail": json.dumps(dict(e.detail), default=str, sort_keys=True),
-            }
-            for e in events
-        ]
+        rows = [_audit_row(e) for e in events]
         if rows:
             with self._write() as conn:
                 conn.execute(insert(audit_events), rows)
+
+    @staticmethod
+    def _audit(conn: Connection, event: AuditEvent | None) -> None:
+        if event is not None:
+            conn.execute(insert(audit_events), [_audit_row(event)])
 
     def list_audit_events(
         self,
@@ -564,6 +583,17 @@ class SqlMetadataStore:
             )
             for r in rows
         ]
+
+
+def _audit_row(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "time": e.time,
+        "actor": e.actor,
+        "action": e.action,
+        "resource": e.resource[:512],
+        "outcome": e.outcome[:64],
+        "detail": json.dumps(dict(e.detail), default=str, sort_keys=True),
+    }
 
 
 def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:

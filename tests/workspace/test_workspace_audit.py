@@ -1,0 +1,142 @@
+"""The ``Workspace.action`` choke point and the audit log it writes."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import pytest
+
+from closedloop import tracking
+from closedloop.core import AuditEvent
+from closedloop.errors import NotFoundError, StorageError
+from closedloop.workspace import Workspace
+
+
+def _events(ws: Workspace) -> list[AuditEvent]:
+    """All events, oldest first."""
+    return list(reversed(ws.metadata.list_audit_events(limit=1000)))
+
+
+def test_sdk_verbs_are_audited_with_the_os_user(ws: Workspace, tmp_path: Path) -> None:
+    with tracking.start_run(ws, "exp", params={"lr": 0.1}) as run:
+        run.log_metric("auc", 0.9)
+        run.flush()
+        run.log_bytes(b"model bytes", "model.bin")
+    tracking.search_runs(ws, "metrics.auc > 0.5")
+    tracking.get_run(ws, run.id)
+    tracking.read_artifact(ws, run.id, "model.bin")
+    tracking.download_artifact(ws, run.id, "model.bin", tmp_path / "out.bin")
+    tracking.delete_run(ws, run.id)
+
+    events = _events(ws)
+    actions = [e.action for e in events]
+    for expected in (
+        "run.create",
+        "run.log",
+        "run.end",
+        "run.search",
+        "run.read",
+        "run.delete",
+        "artifact.put",
+        "artifact.get",
+    ):
+        assert expected in actions, f"{expected} missing from {actions}"
+    # the order of the life cycle is kept
+    assert actions.index("run.create") < actions.index("artifact.put") < actions.index("run.end")
+    assert actions.index("run.end") < actions.index("run.delete")
+    assert actions.count("artifact.get") == 2
+
+    assert {e.actor for e in events} == {getpass.getuser()}
+    assert {e.outcome for e in events} == {"ok"}
+    assert all(e.time > 0 for e in events)
+
+    by_action = {e.action: e for e in events}
+    assert by_action["run.create"].resource == f"run:{run.id}"
+    assert by_action["run.create"].detail == {"experiment": "default/exp"}
+    assert by_action["artifact.put"].resource == f"run:{run.id}/model.bin"
+    assert by_action["artifact.put"].detail["size"] == len(b"model bytes")
+    assert by_action["artifact.put"].detail["digest"].startswith("sha256:")
+    assert by_action["run.end"].detail["status"] == "FINISHED"
+    assert by_action["run.log"].detail["metrics"] == 1
+    assert by_action["run.search"].detail == {"filter": "metrics.auc > 0.5", "returned": 1}
+    assert by_action["run.delete"].detail == {"blobs_freed": 1}
+
+
+def test_actor_is_the_operating_system_user(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGNAME", "alice-audit")  # what getpass.getuser() reads first
+    with Workspace.open(root) as ws:
+        assert ws.actor == "alice-audit"
+        with tracking.start_run(ws, "exp") as run:
+            pass
+        events = ws.metadata.list_audit_events(actor="alice-audit")
+    assert {e.action for e in events} == {"run.create", "run.end"}
+    with Workspace.open(root) as ws:
+        assert ws.metadata.get_run(run.id).user == "alice-audit"
+
+
+def test_failing_action_is_recorded_and_still_raises(ws: Workspace) -> None:
+    missing = "0" * 32
+    with pytest.raises(NotFoundError):
+        tracking.get_run(ws, missing)
+    (event,) = ws.metadata.list_audit_events(action="run.read")
+    assert event.outcome == "error:NOT_FOUND"
+    assert event.resource == f"run:{missing}"
+    assert event.actor == getpass.getuser()
+
+
+def test_bad_filter_is_recorded_with_its_code(ws: Workspace) -> None:
+    with pytest.raises(ValueError, match="numeric"):
+        tracking.search_runs(ws, "metrics.auc > 'x'")
+    (event,) = ws.metadata.list_audit_events(action="run.search")
+    assert event.outcome == "error:FILTER_SYNTAX"
+
+
+def test_action_stores_facts_and_foreign_errors_by_type(ws: Workspace) -> None:
+    with ws.action("custom.ok", "thing:1", given=1) as facts:
+        facts["added"] = "yes"
+    with pytest.raises(RuntimeError, match="boom"), ws.action("custom.fail", "thing:2"):
+        raise RuntimeError("boom")
+
+    ok, fail = _events(ws)
+    assert (ok.action, ok.resource, ok.outcome) == ("custom.ok", "thing:1", "ok")
+    assert ok.detail == {"given": 1, "added": "yes"}
+    assert (fail.action, fail.outcome) == ("custom.fail", "error:RuntimeError")
+
+
+def test_an_action_that_cannot_be_audited_fails(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(events: object) -> None:
+        raise StorageError("audit table is gone")
+
+    monkeypatch.setattr(ws.metadata, "append_audit_events", broken)
+    done = []
+    with pytest.raises(StorageError, match="audit table"), ws.action("custom.ok", "x"):
+        done.append(True)
+    assert done == [True]
+
+
+def test_a_failing_audit_write_does_not_mask_the_original_error(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(events: object) -> None:
+        raise StorageError("audit table is gone")
+
+    monkeypatch.setattr(ws.metadata, "append_audit_events", broken)
+    with pytest.raises(NotFoundError):
+        tracking.get_run(ws, "f" * 32)
+
+
+def test_every_read_of_a_run_through_the_sdk_is_audited(ws: Workspace) -> None:
+    with tracking.start_run(ws, "exp") as run:
+        run.log_metric("loss", 1.0)
+    before = len(ws.metadata.list_audit_events(action="run.read"))
+    tracking.get_metric_history(ws, run.id, "loss")
+    tracking.compare_runs(ws, [run.id, run.id])
+    tracking.list_artifacts(ws, run.id)
+    reads = ws.metadata.list_audit_events(action="run.read")
+    assert len(reads) == before + 2
+    assert reads[0].resource == f"runs:{run.id},{run.id}"
+    assert reads[1].detail == {"metric": "loss"}
+    assert ws.metadata.list_audit_events(action="artifact.list")[0].outcome == "ok"
