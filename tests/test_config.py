@@ -158,9 +158,7 @@ def test_env_overrides_yaml(tmp_path: Path) -> None:
 def test_overrides_beat_env_and_none_overrides_are_ignored(tmp_path: Path) -> None:
     root = _workspace(tmp_path / "ws", "metric_buffer_size: 50\n")
     env = {"CLOSEDLOOP_METRIC_BUFFER_SIZE": "70", "CLOSEDLOOP_GC_GRACE_SECONDS": "11"}
-    s = load_settings(
-        {"metric_buffer_size": 90, "gc_grace_seconds": None}, environ=env, cwd=root
-    )
+    s = load_settings({"metric_buffer_size": 90, "gc_grace_seconds": None}, environ=env, cwd=root)
     assert s.metric_buffer_size == 90
     assert s.gc_grace_seconds == 11.0
 

@@ -1,6 +1,7 @@
-"""Settings: one object, built once at the entry point from defaults, the workspace's
-``closedloop.yaml``, ``CLOSEDLOOP_*`` environment variables and explicit overrides (later
-sources win). No module reads the environment at import time.
+"""Settings: one object, built once at the entry point.
+
+Sources, later ones winning: defaults, the workspace's ``closedloop.yaml``, ``CLOSEDLOOP_*``
+environment variables, explicit overrides. No module reads the environment at import time.
 """
 
 from __future__ import annotations

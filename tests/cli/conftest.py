@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import MODEL_BYTES, NOTES, Cli, Populated, Result
 from rich.console import Console
 
 import closedloop
 from closedloop.cli import _admin, _app, _artifacts, _runs, _state
 from closedloop.cli._app import main
 from closedloop.config import find_workspace_root
-from cli_support import MODEL_BYTES, NOTES, Cli, Populated, Result
-
-
 
 
 @pytest.fixture(autouse=True)
@@ -63,10 +60,8 @@ def outside(tmp_path: Path) -> Path:
     return folder
 
 
-
-
 @pytest.fixture
-def populated(tmp_path: Path) -> Iterator[Populated]:
+def populated(tmp_path: Path) -> Populated:
     """Three runs in ``churn``: rf (auc 0.91, artifacts), gb (auc 0.85), lr (auc 0.70)."""
     root = (tmp_path / "ws").resolve()
     with closedloop.init(root) as client:
@@ -85,4 +80,4 @@ def populated(tmp_path: Path) -> Iterator[Populated]:
         with client.start_run("churn", name="lr-run", params={"model": "lr"}) as run:
             run.log_metric("auc", 0.70)
         lr = run.id
-    yield Populated(root, rf, gb, lr)
+    return Populated(root, rf, gb, lr)

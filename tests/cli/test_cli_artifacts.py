@@ -24,7 +24,9 @@ def test_artifacts_list(cli: Cli, populated: Populated) -> None:
 def test_artifacts_get_into_a_folder(cli: Cli, populated: Populated, tmp_path: Path) -> None:
     out_dir = tmp_path / "download"
     out_dir.mkdir()
-    r = cli("-w", populated.root, "artifacts", "get", populated.rf, "model/model.bin", "-o", out_dir)
+    r = cli(
+        "-w", populated.root, "artifacts", "get", populated.rf, "model/model.bin", "-o", out_dir
+    )
     assert r.code == 0, r.err
     target = out_dir / "model.bin"
     assert target.read_bytes() == MODEL_BYTES
@@ -34,8 +36,9 @@ def test_artifacts_get_into_a_folder(cli: Cli, populated: Populated, tmp_path: P
 
 def test_artifacts_get_to_a_file_path(cli: Cli, populated: Populated, tmp_path: Path) -> None:
     target = tmp_path / "new" / "folder" / "renamed.txt"
-    r = cli("-w", populated.root, "artifacts", "get", populated.rf[:8], "notes.txt",
-            "--output", target)
+    r = cli(
+        "-w", populated.root, "artifacts", "get", populated.rf[:8], "notes.txt", "--output", target
+    )
     assert r.code == 0, r.err
     assert target.read_text(encoding="utf-8") == NOTES
 
@@ -57,8 +60,9 @@ def test_artifacts_get_to_stdout(
     for module in (_state, _admin, _runs, _artifacts):
         monkeypatch.setattr(module, "console", quiet)
     monkeypatch.setattr(_app, "err_console", Console(width=400, stderr=True))
-    code = main(["-w", str(populated.root), "artifacts", "get", populated.rf,
-                 "model/model.bin", "-o", "-"])
+    code = main(
+        ["-w", str(populated.root), "artifacts", "get", populated.rf, "model/model.bin", "-o", "-"]
+    )
     captured = capsysbinary.readouterr()
     assert code == 0, captured.err
     assert captured.out == MODEL_BYTES

@@ -34,7 +34,11 @@ def test_runs_list_shows_the_runs(cli: Cli, populated: Populated) -> None:
     r = cli("-w", populated.root, "runs", "list")
     assert r.code == 0, r.err
     assert "3 run(s)" in r.out
-    for run_id, name in ((populated.rf, "rf-run"), (populated.gb, "gb-run"), (populated.lr, "lr-run")):
+    for run_id, name in (
+        (populated.rf, "rf-run"),
+        (populated.gb, "gb-run"),
+        (populated.lr, "lr-run"),
+    ):
         assert run_id[:12] in r.out
         assert name in r.out
     assert "default/churn" in r.out
@@ -83,8 +87,19 @@ def test_runs_list_order_and_max(cli: Cli, populated: Populated) -> None:
     token = doc["next_page_token"]
     assert token
 
-    r = cli("-w", populated.root, "runs", "list", "--json", "--max", "2",
-            "-o", "metrics.auc DESC", "--page-token", token)
+    r = cli(
+        "-w",
+        populated.root,
+        "runs",
+        "list",
+        "--json",
+        "--max",
+        "2",
+        "-o",
+        "metrics.auc DESC",
+        "--page-token",
+        token,
+    )
     assert _ids_in_json(r.out) == [populated.lr]
 
 
@@ -111,7 +126,9 @@ def test_runs_list_bad_filter(cli: Cli, populated: Populated) -> None:
 
 def test_runs_list_bad_filter_with_debug_raises(populated: Populated) -> None:
     with pytest.raises(FilterSyntaxError):
-        main(["--debug", "-w", str(populated.root), "runs", "list", "--filter", "metrics.auc > 'x'"])
+        main(
+            ["--debug", "-w", str(populated.root), "runs", "list", "--filter", "metrics.auc > 'x'"]
+        )
 
 
 @pytest.mark.xfail(
@@ -137,8 +154,21 @@ def test_runs_show_by_prefix(cli: Cli, populated: Populated) -> None:
     assert "default/churn" in r.out
     assert "FINISHED" in r.out
     # params, metrics, tags, artifacts
-    for text in ("params", "model", "rf", "depth", "metrics (latest)", "auc", "0.91",
-                 "tags", "team", "core", "artifacts", "model/model.bin", "notes.txt"):
+    for text in (
+        "params",
+        "model",
+        "rf",
+        "depth",
+        "metrics (latest)",
+        "auc",
+        "0.91",
+        "tags",
+        "team",
+        "core",
+        "artifacts",
+        "model/model.bin",
+        "notes.txt",
+    ):
         assert text in r.out, text
 
 
@@ -160,9 +190,11 @@ def test_runs_show_unknown_full_id(cli: Cli, populated: Populated) -> None:
 
 
 def test_runs_show_unknown_prefix(cli: Cli, populated: Populated) -> None:
-    unused = next(c for c in "0123456789abcdef" if not any(
-        i.startswith(c) for i in (populated.rf, populated.gb, populated.lr)
-    ))
+    unused = next(
+        c
+        for c in "0123456789abcdef"
+        if not any(i.startswith(c) for i in (populated.rf, populated.gb, populated.lr))
+    )
     r = cli("-w", populated.root, "runs", "show", unused)
     assert r.code == 3
     assert "no run id starts with" in r.err
@@ -244,9 +276,11 @@ def test_runs_delete_with_yes(cli: Cli, populated: Populated) -> None:
 
 
 def test_runs_delete_unknown_prefix_deletes_nothing(cli: Cli, populated: Populated) -> None:
-    unused = next(c for c in "0123456789abcdef" if not any(
-        i.startswith(c) for i in (populated.rf, populated.gb, populated.lr)
-    ))
+    unused = next(
+        c
+        for c in "0123456789abcdef"
+        if not any(i.startswith(c) for i in (populated.rf, populated.gb, populated.lr))
+    )
     r = cli("-w", populated.root, "runs", "delete", "-y", populated.gb, unused)
     assert r.code == 3
     r = cli("-w", populated.root, "runs", "list", "--json")
@@ -262,12 +296,6 @@ def test_runs_delete_several(cli: Cli, populated: Populated) -> None:
     assert _ids_in_json(r.out) == [populated.rf]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runs delete resolves all ids before deleting, but tracking._api.resolve_run_id "
-    "returns a full 32-hex id without checking it exists, so an unknown full id after a valid "
-    "one deletes the valid run and then fails with NOT_FOUND (partial delete)",
-)
 def test_runs_delete_unknown_deletes_nothing(cli: Cli, populated: Populated) -> None:
     r = cli("-w", populated.root, "runs", "delete", "-y", populated.gb, "f" * 32)
     assert r.code == 3

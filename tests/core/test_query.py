@@ -39,8 +39,8 @@ def test_precedence_and_binds_tighter_than_or() -> None:
 
 def test_parentheses_not_in_like_null() -> None:
     expr = parse_filter(
-        "(metrics.`val loss` <= 0.3 OR tags.owner ILIKE 'A%') AND NOT status IN ('FAILED', \"KILLED\")"
-        " and metrics.f1 is not null"
+        "(metrics.`val loss` <= 0.3 OR tags.owner ILIKE 'A%') "
+        "AND NOT status IN ('FAILED', \"KILLED\") and metrics.f1 is not null"
     )
     assert expr == And(
         (
@@ -67,11 +67,15 @@ def test_operators_are_normalised_and_dotted_keys_kept() -> None:
     assert parse_filter("metrics.val.auc == 1") == Comparison(Field("metric", "val.auc"), "=", 1.0)
     assert parse_filter("params.a <> 'b'") == Comparison(Field("param", "a"), "!=", "b")
     assert parse_filter("run_id = 'abc'") == Comparison(Field("attribute", "id"), "=", "abc")
-    assert parse_filter("attributes.user = 'me'") == Comparison(Field("attribute", "user"), "=", "me")
+    assert parse_filter("attributes.user = 'me'") == Comparison(
+        Field("attribute", "user"), "=", "me"
+    )
 
 
 def test_escaped_quotes_in_strings() -> None:
-    assert parse_filter(r"params.q = 'it\'s'") == Comparison(MODEL.__class__("param", "q"), "=", "it's")
+    assert parse_filter(r"params.q = 'it\'s'") == Comparison(
+        MODEL.__class__("param", "q"), "=", "it's"
+    )
 
 
 @pytest.mark.parametrize(

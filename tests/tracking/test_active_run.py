@@ -13,7 +13,7 @@ import pytest
 import closedloop
 from closedloop.core import RunInput, RunStatus
 from closedloop.errors import InvalidArgumentError, RunStateError
-from closedloop.tracking import start_run
+from closedloop.tracking import ActiveRun, start_run
 from closedloop.workspace import Workspace
 
 
@@ -99,9 +99,13 @@ def test_bad_values_are_refused_immediately(workspace: Workspace) -> None:
 
 
 def test_exception_marks_failed_and_propagates(workspace: Workspace) -> None:
-    with pytest.raises(ZeroDivisionError), start_run(workspace, "exp") as run:
+    def train(run: ActiveRun) -> None:
         run.log_metric("m", 1.0)
         _ = 1 / 0
+
+    run = start_run(workspace, "exp")
+    with pytest.raises(ZeroDivisionError), run:
+        train(run)
     info = workspace.metadata.get_run(run.id)
     assert info.status is RunStatus.FAILED
     assert info.metrics["m"].value == 1.0  # buffered data survived the failure
@@ -131,9 +135,13 @@ def test_artifacts_round_trip(workspace: Workspace, tmp_path: Path) -> None:
         ref = run.log_artifact(src, "model/model.bin")
         run.log_dict({"auc": 0.9}, "metrics.json")
     assert ref.size == src.stat().st_size
-    assert closedloop.tracking.read_artifact(workspace, run.id, "model/model.bin") == src.read_bytes()
+    assert (
+        closedloop.tracking.read_artifact(workspace, run.id, "model/model.bin") == src.read_bytes()
+    )
     assert b'"auc": 0.9' in closedloop.tracking.read_artifact(workspace, run.id, "metrics.json")
-    out = closedloop.tracking.download_artifact(workspace, run.id, "model/model.bin", tmp_path / "dl")
+    out = closedloop.tracking.download_artifact(
+        workspace, run.id, "model/model.bin", tmp_path / "dl"
+    )
     assert out.read_bytes() == src.read_bytes()
 
 

@@ -160,7 +160,7 @@ def test_gc_is_audited(ws: Workspace) -> None:
     assert event.detail["dry_run"] is False
 
 
-# encryption at rest ---------------------------------------------------------------------------------
+# encryption at rest ---------------------------------------------------------------------------
 MARKER = b"CLOSEDLOOP-PLAINTEXT-MARKER-7f3a9c"
 
 

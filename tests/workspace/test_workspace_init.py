@@ -38,7 +38,9 @@ def test_init_creates_the_workspace_layout(tmp_path: Path) -> None:
     assert loc.artifact_uri == str(folder.resolve() / ".closedloop" / "artifacts")
 
 
-def test_init_defaults_to_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_defaults_to_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "here"
     folder.mkdir()
     monkeypatch.chdir(folder)

@@ -82,7 +82,9 @@ def test_uri_only_workspace_needs_artifact_uri_and_key_file(tmp_path: Path) -> N
 
 def test_uri_only_workspace_names_only_what_is_missing(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'team.db'}"
-    settings = load_settings({"workspace": uri, "artifact_uri": str(tmp_path / "blobs")}, environ={})
+    settings = load_settings(
+        {"workspace": uri, "artifact_uri": str(tmp_path / "blobs")}, environ={}
+    )
     with pytest.raises(ConfigurationError, match="key_file") as info:
         resolve_location(settings)
     assert "artifact_uri" not in info.value.message
@@ -110,7 +112,8 @@ def test_uri_only_workspace_with_all_three_settings_works(
     report = Workspace.init(settings=settings)
     assert report.location.root is None
     assert report.location.state_dir is None
-    assert report.created_key and report.created_schema
+    assert report.created_key
+    assert report.created_schema
     assert not report.created_config
 
     with Workspace.open(settings=settings) as ws:

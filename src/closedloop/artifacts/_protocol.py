@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Iterator
     from contextlib import AbstractContextManager
-    from datetime import datetime
+    from datetime import datetime, timedelta
     from typing import BinaryIO
 
 __all__ = ["ArtifactStore", "BlobInfo", "BlobReader", "BlobStat"]
@@ -178,5 +178,16 @@ class ArtifactStore(Protocol):
         Raises:
             InvalidArgumentError, NotFoundError, KeyNotFoundError, ArtifactIntegrityError:
                 As for :meth:`open`.
+        """
+        ...
+
+    def cleanup_tmp(self, older_than: timedelta) -> int:
+        """Remove temp files of abandoned writes last modified at least ``older_than`` ago.
+
+        Returns:
+            The number of temp files removed.
+
+        Raises:
+            StorageError: The backend failed.
         """
         ...

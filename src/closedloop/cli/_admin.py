@@ -32,7 +32,9 @@ def init(
     metadata_uri: Annotated[
         str | None, typer.Option(help="Team database, e.g. postgresql+psycopg://user@host/db.")
     ] = None,
-    artifact_uri: Annotated[str | None, typer.Option(help="Artifact location (any fsspec URL).")] = None,
+    artifact_uri: Annotated[
+        str | None, typer.Option(help="Artifact location (any fsspec URL).")
+    ] = None,
 ) -> None:
     """Create a workspace: database, encrypted artifact store and key file."""
     settings = state(ctx).settings(
@@ -44,16 +46,40 @@ def init(
     loc = report.location
     console.print(f"[bold green]workspace ready[/] at {loc.root}")
     grid = Table.grid(padding=(0, 2))
-    grid.add_row("metadata", get_metadata_store(loc.metadata_uri, check_schema=False).uri,
-                 "created" if report.created_schema else "existing")
+    grid.add_row(
+        "metadata",
+        get_metadata_store(loc.metadata_uri, check_schema=False).uri,
+        "created" if report.created_schema else "existing",
+    )
     grid.add_row("artifacts", loc.artifact_uri, "")
-    grid.add_row("key file", str(loc.key_file), "created (owner-only)" if report.created_key else "existing")
+    grid.add_row(
+        "key file", str(loc.key_file), "created (owner-only)" if report.created_key else "existing"
+    )
     console.print(grid)
     if metadata_uri or artifact_uri:
         console.print(
             "[yellow]note:[/] put metadata_uri/artifact_uri in .closedloop/closedloop.yaml "
             "so later commands find them"
         )
+
+
+def demo(
+    path: Annotated[Path, typer.Argument(help="Workspace folder for the demo.")] = Path(
+        "demo-workspace"
+    ),
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs per candidate.")] = 30,
+) -> None:
+    """Train and track two real candidate models, then show where to look."""
+    from closedloop.demo import run_quickstart
+
+    result = run_quickstart(path, epochs=epochs, say=console.print)
+    console.print("\n[bold]look at it:[/]")
+    console.print(f"  closedloop -w {path} runs list")
+    console.print(f"  closedloop -w {path} runs show {result.best_run_id[:12]}")
+    console.print(f"  closedloop -w {path} runs compare {' '.join(r[:12] for r in result.run_ids)}")
+    console.print(
+        f"  closedloop -w {path} artifacts get {result.best_run_id[:12]} report.json -o -"
+    )
 
 
 def doctor(ctx: typer.Context) -> None:
@@ -82,30 +108,45 @@ def doctor(ctx: typer.Context) -> None:
         problems += not ok
         table.add_row("metadata", f"{store.uri}")
         table.add_row(
-            "schema", f"{revision} (code expects {SCHEMA_HEAD})" + ("" if ok else " [red]run `closedloop db upgrade`[/]")
+            "schema",
+            f"{revision} (code expects {SCHEMA_HEAD})"
+            + ("" if ok else " [red]run `closedloop db upgrade`[/]"),
         )
         store.close()
     except ClosedLoopError as e:
         problems += 1
         table.add_row("metadata", f"[red]{e}[/]")
     table.add_row("artifacts", loc.artifact_uri)
-    table.add_row("encryption", "AES-256-GCM (on)" if settings.encrypt_artifacts else "[yellow]off[/]")
+    table.add_row(
+        "encryption", "AES-256-GCM (on)" if settings.encrypt_artifacts else "[yellow]off[/]"
+    )
     try:
         keyring = Keyring.load(loc.key_file)
         mode = stat.S_IMODE(os.stat(loc.key_file).st_mode)
-        table.add_row("key file", f"{loc.key_file} (mode {mode:o}, {len(keyring.key_ids)} key(s), active {keyring.active_key_id})")
+        keys = f"{len(keyring.key_ids)} key(s), active {keyring.active_key_id}"
+        table.add_row("key file", f"{loc.key_file} (mode {mode:o}, {keys})")
     except ClosedLoopError as e:
         problems += 1
         table.add_row("key file", f"[red]{e}[/]")
-    table.add_row("logging", "synchronous" if settings.synchronous_logging else
-                  f"buffered ({settings.metric_buffer_size} points / {settings.metric_flush_interval:g}s)")
+    buffered = f"{settings.metric_buffer_size} points / {settings.metric_flush_interval:g}s"
+    table.add_row(
+        "logging", "synchronous" if settings.synchronous_logging else f"buffered ({buffered})"
+    )
     table.add_row("user", current_actor())
     table.add_row("python", f"{platform.python_version()} ({sys.executable})")
     import sqlite3
 
     table.add_row("sqlite", sqlite3.sqlite_version)
-    for dist in ("closedloop", "sqlalchemy", "alembic", "fsspec", "cryptography", "pydantic",
-                 "typer", "psycopg"):
+    for dist in (
+        "closedloop",
+        "sqlalchemy",
+        "alembic",
+        "fsspec",
+        "cryptography",
+        "pydantic",
+        "typer",
+        "psycopg",
+    ):
         try:
             table.add_row(dist, importlib_metadata.version(dist))
         except importlib_metadata.PackageNotFoundError:
@@ -189,4 +230,3 @@ def audit(
         outcome = e.outcome if e.outcome == "ok" else f"[red]{e.outcome}[/]"
         table.add_row(fmt_time(e.time), e.actor, e.action, e.resource, outcome)
     console.print(table)
-

@@ -54,6 +54,7 @@ def root(
 
 
 app.command("init")(_admin.init)
+app.command("demo")(_admin.demo)
 app.command("doctor")(_admin.doctor)
 app.command("gc")(_admin.gc)
 app.command("experiments")(_admin.experiments)

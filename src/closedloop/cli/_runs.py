@@ -37,7 +37,8 @@ def _run_json(run: Run) -> dict[str, Any]:
 def list_runs(
     ctx: typer.Context,
     filter: Annotated[
-        str | None, typer.Option("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and params.model = 'rf'\"")
+        str | None,
+        typer.Option("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and params.model = 'rf'\""),
     ] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
     project: Annotated[str | None, typer.Option("--project", "-p")] = None,
@@ -59,14 +60,23 @@ def list_runs(
         page_token=page_token,
     )
     if as_json:
-        print(json.dumps({"runs": [_run_json(r) for r in page.runs],
-                          "next_page_token": page.next_page_token}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "runs": [_run_json(r) for r in page.runs],
+                    "next_page_token": page.next_page_token,
+                },
+                indent=2,
+            )
+        )
         return
-    experiments = {e.id: f"{e.project}/{e.name}" for e in client.workspace.metadata.list_experiments()}
-    metric_keys = sorted({k for r in page.runs for k in r.metrics})[:4]
+    experiments = {
+        e.id: f"{e.project}/{e.name}" for e in client.workspace.metadata.list_experiments()
+    }
+    metric_keys = sorted({k for r in page.runs for k in r.metrics})[:3]
     table = Table(title=f"{len(page.runs)} run(s)", header_style="bold")
     for col in ("id", "name", "experiment", "status", "started", "duration", *metric_keys):
-        table.add_column(col, no_wrap=col in ("id", "started"))
+        table.add_column(col, no_wrap=True, min_width=8 if col == "status" else None)
     for r in page.runs:
         style = {"FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan"}.get(r.status.value, "")
         table.add_row(
@@ -95,7 +105,9 @@ def show(
     artifacts = client.list_artifacts(run.id)
     if as_json:
         data = _run_json(run)
-        data["artifacts"] = [{"path": a.path, "digest": a.digest, "size": a.size} for a in artifacts]
+        data["artifacts"] = [
+            {"path": a.path, "digest": a.digest, "size": a.size} for a in artifacts
+        ]
         print(json.dumps(data, indent=2))
         return
     exp = client.workspace.metadata.get_experiment(run.experiment_id)
@@ -171,16 +183,7 @@ def compare(
         label = f"[yellow]params.{key}[/]" if differs else f"params.{key}"
         table.add_row(label, *("-" if v is None else v for v in values))
     for key, mvalues in cmp.metrics.items():
-        present = [v for v in mvalues if v is not None]
-        best = max(present) if present else None
-        table.add_row(
-            f"metrics.{key}",
-            *(
-                "-" if v is None else f"[bold]{fmt_number(v)}[/]" if v == best and len(present) > 1
-                else fmt_number(v)
-                for v in mvalues
-            ),
-        )
+        table.add_row(f"metrics.{key}", *("-" if v is None else fmt_number(v) for v in mvalues))
     console.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from closedloop.config import Settings, load_settings
 
 __all__ = ["CliState", "console", "err_console", "state"]
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is read by scripts and people with wide windows: don't squeeze tables to 80.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 @dataclass

@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 
-
 def now_ms() -> int:
     """Milliseconds since the Unix epoch, the unit every stored timestamp uses."""
     return int(datetime.now(UTC).timestamp() * 1000)

@@ -19,6 +19,7 @@ Backends compile the AST; they never see the text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,9 +225,14 @@ class _Parser:
 
     def field(self) -> Field:
         word = self.peek_word()
-        if word in _PREFIXES and self.i + 1 < len(self.tokens) and self.tokens[self.i + 1] == (
-            "punct",
-            ".",
+        if (
+            word in _PREFIXES
+            and self.i + 1 < len(self.tokens)
+            and self.tokens[self.i + 1]
+            == (
+                "punct",
+                ".",
+            )
         ):
             self.i += 2
             kind = _PREFIXES[word]
@@ -332,7 +338,7 @@ def parse_filter(text: str | None) -> FilterExpr | None:
     return _Parser(text).parse()
 
 
-def parse_order_by(clauses: str | list[str] | tuple[str, ...] | None) -> list[OrderBy]:
+def parse_order_by(clauses: str | Sequence[str] | None) -> list[OrderBy]:
     """Parse order-by clauses such as ``["metrics.auc DESC", "start_time"]``.
 
     A single string may hold several clauses separated by commas.

@@ -30,13 +30,63 @@ __all__ = [
 ]
 
 _ADJECTIVES = (
-    "amber bold brisk calm clever crisp daring eager fair gentle glad keen lively lucid "
-    "mellow nimble noble quiet rapid serene sharp steady swift tidy vivid warm witty"
-).split()
+    "amber",
+    "bold",
+    "brisk",
+    "calm",
+    "clever",
+    "crisp",
+    "daring",
+    "eager",
+    "fair",
+    "gentle",
+    "glad",
+    "keen",
+    "lively",
+    "lucid",
+    "mellow",
+    "nimble",
+    "noble",
+    "quiet",
+    "rapid",
+    "serene",
+    "sharp",
+    "steady",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "witty",
+)
 _NOUNS = (
-    "badger cedar comet crane delta ember falcon fjord gecko harbor heron lark lynx maple "
-    "meadow orca otter quartz raven reef river sparrow summit tiger willow wren yak"
-).split()
+    "badger",
+    "cedar",
+    "comet",
+    "crane",
+    "delta",
+    "ember",
+    "falcon",
+    "fjord",
+    "gecko",
+    "harbor",
+    "heron",
+    "lark",
+    "lynx",
+    "maple",
+    "meadow",
+    "orca",
+    "otter",
+    "quartz",
+    "raven",
+    "reef",
+    "river",
+    "sparrow",
+    "summit",
+    "tiger",
+    "willow",
+    "wren",
+    "yak",
+)
 
 
 def _run_name(run_id: str) -> str:
@@ -97,9 +147,8 @@ def resolve_run_id(workspace: Workspace, prefix: str) -> str:
         raise InvalidArgumentError(
             f"{prefix!r} is not a run id", hint="run ids are 32 hexadecimal characters"
         )
-    if len(prefix) == 32:
-        return prefix
-    page = workspace.metadata.search_runs(None, f"id like '{prefix}%'", None, 2, None)
+    expression = f"id = '{prefix}'" if len(prefix) == 32 else f"id like '{prefix}%'"
+    page = workspace.metadata.search_runs(None, expression, None, 2, None)
     if not page.runs:
         raise NotFoundError(f"no run id starts with {prefix!r}", hint="see `closedloop runs list`")
     if len(page.runs) > 1:

@@ -79,7 +79,10 @@ def resolve_location(settings: Settings, *, must_exist: bool = True) -> Workspac
     assert metadata_uri is not None
     missing = [
         name
-        for name, value in (("artifact_uri", settings.artifact_uri), ("key_file", settings.key_file))
+        for name, value in (
+            ("artifact_uri", settings.artifact_uri),
+            ("key_file", settings.key_file),
+        )
         if value is None
     ]
     if missing:
@@ -89,5 +92,6 @@ def resolve_location(settings: Settings, *, must_exist: bool = True) -> Workspac
             + ", ".join(f"CLOSEDLOOP_{m.upper()}" for m in missing)
             + " (or put them in closedloop.yaml)",
         )
-    assert settings.artifact_uri is not None and settings.key_file is not None
+    assert settings.artifact_uri is not None
+    assert settings.key_file is not None
     return WorkspaceLocation(None, metadata_uri, settings.artifact_uri, settings.key_file)

@@ -1,5 +1,8 @@
-"""``Workspace``: binds the metadata store, artifact store, keyring and acting user, and is
-the one choke point every action passes through (audit now, permission checks later)."""
+"""``Workspace``: binds the stores, keyring and acting user; the choke point of every action.
+
+Every SDK action passes through ``Workspace.action``: it records an audit event now, and is
+where permission checks will go.
+"""
 
 from __future__ import annotations
 
@@ -114,8 +117,10 @@ class Workspace:
     def open(
         cls, workspace: str | Path | None = None, *, settings: Settings | None = None
     ) -> Workspace:
-        """Open the workspace named by ``workspace`` (a folder or a database URI), by the
-        settings, or found by walking up from the current directory.
+        """Open a workspace.
+
+        It is the one named by ``workspace`` (a folder or a database URI), else by the
+        settings, else found by walking up from the current directory.
 
         Raises:
             WorkspaceNotFoundError: None was named or found.
@@ -135,7 +140,9 @@ class Workspace:
         return cls(metadata, artifacts, settings=settings, location=location)
 
     @classmethod
-    def init(cls, path: str | Path | None = None, *, settings: Settings | None = None) -> InitReport:
+    def init(
+        cls, path: str | Path | None = None, *, settings: Settings | None = None
+    ) -> InitReport:
         """Create (or complete) a workspace: folders, key file, config file, database schema.
 
         Never overwrites an existing key. Safe to run again on an existing workspace.

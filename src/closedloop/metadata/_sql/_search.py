@@ -72,7 +72,9 @@ def _attribute(c: Comparison) -> ColumnElement[bool]:
         return column.is_(None)
     if c.op == "is not null":
         return column.is_not(None)
-    value = int(c.value) if isinstance(c.value, float) and c.field.key != "experiment_id" else c.value
+    value = (
+        int(c.value) if isinstance(c.value, float) and c.field.key != "experiment_id" else c.value
+    )
     if isinstance(c.value, tuple) and c.field.key in ("start_time", "end_time", "experiment_id"):
         value = tuple(int(v) for v in c.value if isinstance(v, float))
     return _apply(column, c.op, value)

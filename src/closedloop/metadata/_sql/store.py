@@ -165,7 +165,9 @@ class SqlMetadataStore:
             return cached
         with self._read() as conn:
             row = conn.execute(
-                self._experiment_query().where(projects.c.name == project, experiments.c.name == name)
+                self._experiment_query().where(
+                    projects.c.name == project, experiments.c.name == name
+                )
             ).first()
         if row is None:
             return None
@@ -361,10 +363,7 @@ class SqlMetadataStore:
     def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
         conn.execute(
             insert(metrics),
-            [
-                _metric_row(run_id, m)
-                for m in points
-            ],
+            [_metric_row(run_id, m) for m in points],
         )
         latest: dict[str, Metric] = {}
         for m in points:
@@ -459,7 +458,7 @@ class SqlMetadataStore:
                 f"max_results must be between 1 and {_MAX_RESULTS}, got {max_results}"
             )
         where = compile_filter(parse_filter(filter_string))
-        order = parse_order_by(list(order_by) if isinstance(order_by, tuple) else order_by)
+        order = parse_order_by(order_by)
         offset = decode_page_token(page_token)
         stmt = select(runs).where(where)
         if experiment_ids is not None:
@@ -598,7 +597,13 @@ def _audit_row(e: AuditEvent) -> dict[str, Any]:
 
 def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:
     value = None if math.isnan(m.value) else m.value  # SQLite cannot store NaN; NULL means NaN
-    return {"run_id": run_id, "key": m.key, "value": value, "step": m.step, "timestamp": m.timestamp}
+    return {
+        "run_id": run_id,
+        "key": m.key,
+        "value": value,
+        "step": m.step,
+        "timestamp": m.timestamp,
+    }
 
 
 def _rows(run_id: str, pairs: Mapping[str, str]) -> list[dict[str, str]]:
@@ -618,7 +623,9 @@ def _check_pairs(what: str, pairs: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in pairs.items():
         _check_name(what, k)
-        out[k] = v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+        out[k] = (
+            v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+        )
     return out
 
 

@@ -16,6 +16,8 @@ else:  # the alembic command line, pointed at a URL with -x url=...
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise SystemExit("give the database URL: alembic -x url=sqlite:///path/closedloop.db ...")
     engine = create_engine(url)
     with engine.connect() as conn:
         context.configure(connection=conn, render_as_batch=True)
