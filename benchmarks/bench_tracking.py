@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import datetime as dt
+import hashlib
 import importlib.util
 import io
 import logging
@@ -506,6 +508,19 @@ def run_mlflow(sizes: Sizes, repeat: int, budget: float) -> Results:
 
 
 # report ------------------------------------------------------------------------------------------
+def source_fingerprint() -> str:
+    """A digest of closedloop's source files, to tie numbers to a code state without git."""
+    root = Path(closedloop.__file__).parent
+    digest = hashlib.sha256()
+    files = sorted(root.rglob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    newest = max(path.stat().st_mtime for path in files)
+    when = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"sha256 {digest.hexdigest()[:16]} over {len(files)} files, newest change {when}"
+
+
 def build_rows(sizes: Sizes, ours: Results, peer: Results | None) -> list[Row]:
     theirs = peer or Results()
     peer_missing = "not run" if peer is None else ""
@@ -771,6 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("mlflow is not importable: measuring closedloop only (pip install -e '.[bench]')")
     started, load_at_start = time.perf_counter(), load_average()
     env_at_start = environment(("CLOSEDLOOP_", "MLFLOW_"))
+    source_at_start = source_fingerprint()
     ours = run_closedloop(sizes, repeat)
     theirs = run_mlflow(sizes, repeat, args.peer_build_budget) if has_peer else None
     elapsed = time.perf_counter() - started
@@ -778,6 +794,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = build_rows(sizes, ours, theirs)
     info = machine_info(["closedloop", "mlflow", "sqlalchemy"])
+    info["closedloop source (start / end of the run)"] = (
+        source_at_start
+        if source_at_start == (end := source_fingerprint())
+        else f"{source_at_start} / CHANGED DURING THE RUN: {end}"
+    )
     info["environment at the start"] = env_at_start
     info["load average (1/5/15 min) at the start"] = load_at_start
     info["benchmark wall time"] = f"{elapsed:.0f} s"

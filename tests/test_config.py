@@ -163,6 +163,16 @@ def test_overrides_beat_env_and_none_overrides_are_ignored(tmp_path: Path) -> No
     assert s.gc_grace_seconds == 11.0
 
 
+def test_workspace_override_beats_the_env_workspace(tmp_path: Path, outside: Path) -> None:
+    from_env = _workspace(tmp_path / "env-ws", "metric_buffer_size: 1\n")
+    given = _workspace(tmp_path / "given-ws", "metric_buffer_size: 2\n")
+    s = load_settings(
+        {"workspace": str(given)}, environ={"CLOSEDLOOP_WORKSPACE": str(from_env)}, cwd=outside
+    )
+    assert s.workspace == str(given)
+    assert s.metric_buffer_size == 2
+
+
 def test_load_settings_reads_os_environ_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,6 +281,17 @@ def test_relative_key_file_from_env_is_not_rewritten(tmp_path: Path) -> None:
     root = _workspace(tmp_path / "ws", "key_file: keys/file.key\n")
     s = load_settings(environ={"CLOSEDLOOP_KEY_FILE": "env.key"}, cwd=root)
     assert s.key_file == Path("env.key")
+
+
+def test_home_relative_key_file_in_yaml_is_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    root = _workspace(tmp_path / "ws", "key_file: ~/keys/team.key\n")
+    s = load_settings(environ={}, cwd=root)
+    assert s.key_file == home / "keys" / "team.key"
 
 
 # walking up -------------------------------------------------------------------------------------

@@ -130,8 +130,9 @@ def load_settings(
             # relative paths in the file are relative to the workspace root
             for key in ("key_file", "artifact_uri"):
                 value = file_values.get(key)
-                if isinstance(value, str) and "://" not in value and not Path(value).is_absolute():
-                    file_values[key] = str(root / value)
+                if isinstance(value, str) and "://" not in value:
+                    path = Path(value).expanduser()
+                    file_values[key] = str(path if path.is_absolute() else root / path)
         if not hint:
             given.setdefault("workspace", str(root))
     try:

@@ -137,12 +137,6 @@ def test_gc_dry_run_and_grace(cli: Cli, populated: Populated) -> None:
     assert "deleted 0 of 2 blob(s), 0 B" in r.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gc --grace accepts a negative value (cli/_admin.py gc: no min=0; Workspace.gc does "
-    "not check grace >= 0 although the gc_grace_seconds setting has ge=0), so it deletes "
-    "just-written unreferenced blobs and live temp files the grace exists to protect",
-)
 def test_gc_refuses_a_negative_grace(cli: Cli, populated: Populated) -> None:
     with closedloop.Client(populated.root) as client:
         orphan = client.workspace.artifacts.put_bytes(b"a writer is about to record this")
@@ -174,6 +168,17 @@ def test_db_upgrade_creates_the_schema_once(cli: Cli, tmp_path: Path) -> None:
     r = cli("--workspace", root, "db", "current")
     assert r.code == 0, r.err
     assert r.out.strip() == "0001"
+
+
+def test_db_upgrade_of_a_newer_database_is_a_clean_error(cli: Cli, populated: Populated) -> None:
+    con = sqlite3.connect(_db(populated.root))
+    with con:
+        con.execute("UPDATE alembic_version SET version_num = '9999'")
+    con.close()
+    r = cli("-w", populated.root, "db", "upgrade")
+    assert r.code == 9
+    assert "error [SCHEMA_VERSION]" in r.err
+    assert "upgrade closedloop" in r.err
 
 
 def test_db_current_of_an_initialised_workspace(cli: Cli, populated: Populated) -> None:

@@ -45,7 +45,13 @@ def test_empty_database_says_how_to_upgrade(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("revision", "fix"), [("0000", "closedloop db upgrade"), ("9999", "pip")])
-def test_other_revisions_name_the_fix(tmp_path: Path, revision: str, fix: str) -> None:
+def test_other_revisions_name_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, revision: str, fix: str
+) -> None:
+    # "0000" stands for an older released revision; "9999" for one from a newer closedloop.
+    monkeypatch.setattr(
+        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", SCHEMA_HEAD]
+    )
     uri = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(uri)
     with engine.begin() as conn:
@@ -54,6 +60,26 @@ def test_other_revisions_name_the_fix(tmp_path: Path, revision: str, fix: str) -
     with pytest.raises(SchemaVersionError, match=revision) as info:
         get_metadata_store(uri)
     assert fix in str(info.value.hint)
+    engine.dispose()
+
+
+def test_known_revisions_end_at_the_head() -> None:
+    from closedloop.metadata._sql._engine import known_revisions
+
+    assert known_revisions()[-1] == SCHEMA_HEAD
+
+
+def test_upgrade_refuses_a_database_from_a_newer_closedloop(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+    engine.dispose()
+    store = SqlMetadataStore(uri, check_schema=False)
+    with pytest.raises(SchemaVersionError, match="9999"):
+        store.upgrade()
+    store.close()
 
 
 @pytest.mark.postgres

@@ -53,14 +53,16 @@ def test_sdk_verbs_are_audited_with_the_os_user(ws: Workspace, tmp_path: Path) -
 
     by_action = {e.action: e for e in events}
     assert by_action["run.create"].resource == f"run:{run.id}"
-    assert by_action["run.create"].detail == {"experiment": "default/exp"}
+    assert by_action["run.create"].detail["experiment"] == "default/exp"
     assert by_action["artifact.put"].resource == f"run:{run.id}/model.bin"
     assert by_action["artifact.put"].detail["size"] == len(b"model bytes")
     assert by_action["artifact.put"].detail["digest"].startswith("sha256:")
     assert by_action["run.end"].detail["status"] == "FINISHED"
     assert by_action["run.log"].detail["metrics"] == 1
-    assert by_action["run.search"].detail == {"filter": "metrics.auc > 0.5", "returned": 1}
-    assert by_action["run.delete"].detail == {"blobs_freed": 1}
+    assert by_action["run.search"].detail["filter"] == "metrics.auc > 0.5"
+    assert by_action["run.search"].detail["returned"] == 1
+    assert by_action["run.delete"].resource == f"run:{run.id}"
+    assert by_action["run.delete"].detail["blobs_freed"] == 1
 
 
 def test_actor_is_the_operating_system_user(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,5 +140,5 @@ def test_every_read_of_a_run_through_the_sdk_is_audited(ws: Workspace) -> None:
     reads = ws.metadata.list_audit_events(action="run.read")
     assert len(reads) == before + 2
     assert reads[0].resource == f"runs:{run.id},{run.id}"
-    assert reads[1].detail == {"metric": "loss"}
+    assert reads[1].detail["metric"] == "loss"
     assert ws.metadata.list_audit_events(action="artifact.list")[0].outcome == "ok"

@@ -109,7 +109,13 @@ def test_database_schema_is_at_head_after_init(root: Path) -> None:
         store.close()
 
 
-def test_init_refuses_a_database_at_an_older_schema(root: Path) -> None:
+def test_init_refuses_a_database_at_an_older_schema(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "0000" stands for an older released revision the migrations still know.
+    monkeypatch.setattr(
+        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", "0001"]
+    )
     con = sqlite3.connect(root / ".closedloop" / "closedloop.db")
     with con:
         con.execute("UPDATE alembic_version SET version_num = '0000'")

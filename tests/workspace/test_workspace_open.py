@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from closedloop import tracking
-from closedloop.config import load_settings
+from closedloop.config import Settings, load_settings
 from closedloop.errors import (
     ConfigurationError,
+    CryptoError,
+    NotFoundError,
     SchemaVersionError,
     WorkspaceNotFoundError,
 )
@@ -66,6 +68,27 @@ def test_open_does_not_create_a_workspace(outside: Path) -> None:
     with pytest.raises(WorkspaceNotFoundError):
         Workspace.open(outside)
     assert not (outside / ".closedloop").exists()
+
+
+def test_open_with_settings_and_no_name_uses_the_settings_workspace(
+    root: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(outside)
+    settings = load_settings({"workspace": str(root), "metric_buffer_size": 3}, environ={})
+    with Workspace.open(settings=settings) as ws:
+        assert ws.location is not None
+        assert ws.location.root == root
+        assert ws.settings.metric_buffer_size == 3
+
+
+def test_open_a_named_workspace_with_explicit_settings(
+    root: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(outside)
+    with Workspace.open(root, settings=Settings(synchronous_logging=True)) as ws:
+        assert ws.location is not None
+        assert ws.location.root == root
+        assert ws.settings.synchronous_logging is True
 
 
 # a workspace given only by URIs --------------------------------------------------------------
@@ -149,7 +172,11 @@ def test_open_a_database_without_schema(root: Path) -> None:
     assert info.value.exit_code == 9
 
 
-def test_open_a_database_at_an_older_schema(root: Path) -> None:
+def test_open_a_database_at_an_older_schema(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "0000" stands for an older released revision the migrations still know.
+    monkeypatch.setattr(
+        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", "0001"]
+    )
     _set_revision(root, "0000")
     with pytest.raises(SchemaVersionError) as info:
         Workspace.open(root)
@@ -175,3 +202,52 @@ def test_init_repairs_a_workspace_whose_database_was_lost(root: Path) -> None:
     assert report.created_key is False
     with Workspace.open(root) as ws:
         assert ws.metadata.schema_revision() == "0001"
+
+
+# failures while opening -----------------------------------------------------------------------
+def test_open_with_an_unknown_artifact_scheme(root: Path) -> None:
+    (root / ".closedloop" / "closedloop.yaml").write_text("artifact_uri: nosuchproto://b/x\n")
+    with pytest.raises(ConfigurationError, match="nosuchproto"):
+        Workspace.open(root)
+
+
+def test_open_closes_the_metadata_store_when_the_artifact_store_fails(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from closedloop.workspace import _workspace
+
+    (root / ".closedloop" / "closedloop.yaml").write_text("artifact_uri: nosuchproto://b/x\n")
+    opened: list[object] = []
+    closed: list[object] = []
+    real = _workspace.get_metadata_store
+
+    def spy(uri: str, **kwargs: object) -> object:
+        store = real(uri, **kwargs)
+        real_close = store.close
+
+        def close() -> None:
+            closed.append(store)
+            real_close()
+
+        monkeypatch.setattr(store, "close", close)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(_workspace, "get_metadata_store", spy)
+    with pytest.raises(ConfigurationError):
+        Workspace.open(root)
+    assert len(opened) == 1
+    assert closed == opened
+
+
+def test_open_without_its_key_file(root: Path) -> None:
+    (root / ".closedloop" / "keys" / "workspace.key").unlink()
+    with pytest.raises(NotFoundError, match=r"workspace\.key"):
+        Workspace.open(root)
+
+
+def test_open_refuses_a_key_file_readable_by_others(root: Path) -> None:
+    (root / ".closedloop" / "keys" / "workspace.key").chmod(0o640)
+    with pytest.raises(CryptoError, match="accessible by other users") as info:
+        Workspace.open(root)
+    assert "chmod 600" in (info.value.hint or "")

@@ -18,7 +18,7 @@ from closedloop.cli._format import fmt_bytes, fmt_time
 from closedloop.cli._state import console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
-from closedloop.metadata import get_metadata_store
+from closedloop.metadata import get_metadata_store, mask_uri
 from closedloop.workspace import Workspace, current_actor, resolve_location
 
 __all__ = ["audit", "db_app", "doctor", "experiments", "gc", "init"]
@@ -48,7 +48,7 @@ def init(
     grid = Table.grid(padding=(0, 2))
     grid.add_row(
         "metadata",
-        get_metadata_store(loc.metadata_uri, check_schema=False).uri,
+        mask_uri(loc.metadata_uri),
         "created" if report.created_schema else "existing",
     )
     grid.add_row("artifacts", loc.artifact_uri, "")
@@ -162,7 +162,8 @@ def gc(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would go.")] = False,
     grace: Annotated[
-        float | None, typer.Option(help="Keep unreferenced blobs younger than this many seconds.")
+        float | None,
+        typer.Option(min=0, help="Keep unreferenced blobs younger than this many seconds."),
     ] = None,
 ) -> None:
     """Delete artifact blobs that no run references."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 import typer
@@ -27,7 +28,10 @@ def _run_json(run: Run) -> dict[str, Any]:
         "start_time": run.start_time,
         "end_time": run.end_time,
         "params": dict(run.params),
-        "metrics": {k: {"value": m.value, "step": m.step} for k, m in run.metrics.items()},
+        "metrics": {
+            k: {"value": m.value if math.isfinite(m.value) else None, "step": m.step}
+            for k, m in run.metrics.items()
+        },
         "tags": dict(run.tags),
         "inputs": [{"kind": i.kind, "ref": i.ref, "name": i.name} for i in run.inputs],
     }
@@ -67,6 +71,7 @@ def list_runs(
                     "next_page_token": page.next_page_token,
                 },
                 indent=2,
+                allow_nan=False,
             )
         )
         return
@@ -108,7 +113,7 @@ def show(
         data["artifacts"] = [
             {"path": a.path, "digest": a.digest, "size": a.size} for a in artifacts
         ]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2, allow_nan=False))
         return
     exp = client.workspace.metadata.get_experiment(run.experiment_id)
     head = Table.grid(padding=(0, 2))

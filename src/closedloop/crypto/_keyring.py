@@ -143,7 +143,7 @@ class Keyring:
         except FileNotFoundError:
             raise NotFoundError(
                 f"keyring {target} not found",
-                hint="create one with Keyring.create() or initialise the workspace",
+                hint="run `closedloop init` to create the workspace key, or set key_file",
             ) from None
         except OSError as e:
             raise CryptoError(f"cannot read keyring {target}: {e}") from e

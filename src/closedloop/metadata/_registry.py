@@ -5,13 +5,23 @@ from __future__ import annotations
 from closedloop._registry import BackendRegistry
 from closedloop.metadata._protocol import MetadataStore
 
-__all__ = ["get_metadata_store", "metadata_stores"]
+__all__ = ["get_metadata_store", "mask_uri", "metadata_stores"]
 
 #: Scheme → backend. All SQL dialects map to one SQLAlchemy backend.
 metadata_stores: BackendRegistry[MetadataStore] = BackendRegistry("metadata store")
 metadata_stores.register("sqlite", "closedloop.metadata._sql:SqlMetadataStore")
 metadata_stores.register("postgresql", "closedloop.metadata._sql:SqlMetadataStore")
 metadata_stores.register("postgres", "closedloop.metadata._sql:SqlMetadataStore")
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``, safe to print."""
+    if "://" in uri and "@" in uri.split("://", 1)[1]:
+        scheme, rest = uri.split("://", 1)
+        credentials, _, host = rest.rpartition("@")
+        user, sep, _password = credentials.partition(":")
+        return f"{scheme}://{user}{':***' if sep else ''}@{host}"
+    return uri
 
 
 def get_metadata_store(uri: str | MetadataStore, *, check_schema: bool = True) -> MetadataStore:

@@ -73,7 +73,8 @@ class ActiveRun:
         """A fresh snapshot of the run from the store (flushes first while running)."""
         if not self._ended:
             self.flush()
-        return self._ws.metadata.get_run(self.id)
+        with self._ws.action("run.read", f"run:{self.id}"):
+            return self._ws.metadata.get_run(self.id)
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id} {self._run.name!r}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from closedloop.config import WORKSPACE_DIR, Settings
+from closedloop.config import WORKSPACE_DIR, Settings, find_workspace_root
 from closedloop.errors import ConfigurationError, WorkspaceNotFoundError
 
 __all__ = ["DB_FILE", "KEY_FILE", "WorkspaceLocation", "resolve_location"]
@@ -58,6 +58,8 @@ def resolve_location(settings: Settings, *, must_exist: bool = True) -> Workspac
         root = Path(ws).expanduser().resolve()
         if root.name == WORKSPACE_DIR:
             root = root.parent
+    if root is None and metadata_uri is None:
+        root = find_workspace_root(Path.cwd())
     if root is None and metadata_uri is None:
         raise WorkspaceNotFoundError(
             "no closedloop workspace here or in any parent folder",

@@ -18,7 +18,7 @@ from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
 from closedloop.core import AuditEvent, now_ms
 from closedloop.crypto import Keyring
-from closedloop.errors import ClosedLoopError
+from closedloop.errors import ClosedLoopError, InvalidArgumentError
 from closedloop.metadata import MetadataStore, get_metadata_store
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 
@@ -128,15 +128,21 @@ class Workspace:
         """
         if settings is None:
             settings = load_settings({"workspace": str(workspace) if workspace else None})
+        elif workspace is not None:
+            settings = settings.model_copy(update={"workspace": str(workspace)})
         location = resolve_location(settings)
         keyring = Keyring.load(location.key_file)
         metadata = get_metadata_store(location.metadata_uri)
-        artifacts = get_artifact_store(
-            location.artifact_uri,
-            keyring=keyring,
-            encrypt=settings.encrypt_artifacts,
-            storage_options=settings.storage_options or None,
-        )
+        try:
+            artifacts = get_artifact_store(
+                location.artifact_uri,
+                keyring=keyring,
+                encrypt=settings.encrypt_artifacts,
+                storage_options=settings.storage_options or None,
+            )
+        except BaseException:
+            metadata.close()
+            raise
         return cls(metadata, artifacts, settings=settings, location=location)
 
     @classmethod
@@ -229,6 +235,11 @@ class Workspace:
         a writer that has stored a blob but not yet recorded it never loses it.
         """
         grace = grace if grace is not None else timedelta(seconds=self.settings.gc_grace_seconds)
+        if grace < timedelta(0):
+            raise InvalidArgumentError(
+                f"gc grace must not be negative, got {grace.total_seconds():g} s",
+                hint="use 0 to collect every unreferenced blob, or leave the default",
+            )
         with self.action("artifact.gc", "artifacts:*", dry_run=dry_run) as facts:
             referenced = self.metadata.referenced_digests()
             cutoff = datetime.now(UTC) - grace

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_u
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from closedloop.errors import AlreadyExistsError, SchemaVersionError, StorageError
+from closedloop.metadata._registry import mask_uri
 from closedloop.metadata._sql.tables import SCHEMA_HEAD
 
 __all__ = [
@@ -25,14 +26,6 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _WRITE = "closedloop_write"
-
-
-def mask_uri(uri: str) -> str:
-    """The URI with its password replaced by ``***``, safe to print and log."""
-    try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except Exception:  # not a URL we can parse: show it unchanged (no password to hide)
-        return uri
 
 
 def _normalise(uri: str) -> str:
@@ -148,7 +141,7 @@ def check_schema(engine: Engine, uri: str) -> None:
             f"the database at {mask_uri(uri)} has no closedloop schema",
             hint="run `closedloop db upgrade` (or `closedloop init` for a new workspace)",
         )
-    if revision < SCHEMA_HEAD:
+    if revision in known_revisions():
         raise SchemaVersionError(
             f"the database at {mask_uri(uri)} is at schema {revision}, "
             f"this closedloop needs {SCHEMA_HEAD}",
@@ -161,19 +154,51 @@ def check_schema(engine: Engine, uri: str) -> None:
     )
 
 
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def known_revisions() -> list[str]:
+    """Every revision the packaged migrations know, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Run the packaged Alembic migrations up to ``revision``.
 
     Returns:
         The revision before and after.
+
+    Raises:
+        SchemaVersionError: The database is at a revision this closedloop does not know
+            (written by a newer version).
+        StorageError: A migration failed; the transaction is rolled back.
     """
     from alembic import command
-    from alembic.config import Config
+    from alembic.util import CommandError
 
+    url = engine.url.render_as_string(hide_password=True)
     before = current_revision(engine)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    if before is not None and before not in known_revisions():
+        raise SchemaVersionError(
+            f"the database at {mask_uri(url)} is at schema {before}, which this closedloop "
+            f"does not know (newest here: {SCHEMA_HEAD})",
+            hint="upgrade closedloop (pip install -U closedloop) to use this database",
+        )
+    config = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    except CommandError as e:
+        raise StorageError(f"migrating {mask_uri(url)} failed: {e}") from e
+    except SQLAlchemyError as e:
+        raise _translate(e, url) from e
     return before, current_revision(engine)
