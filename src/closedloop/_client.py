@@ -9,7 +9,7 @@ from typing import Any
 
 from closedloop import tracking
 from closedloop.config import Settings, load_settings
-from closedloop.core import ArtifactRef, AuditEvent, Metric, Run, RunPage
+from closedloop.core import ArtifactRef, AuditEvent, Experiment, Metric, Run, RunPage
 from closedloop.tracking import ActiveRun, DeleteReport, RunComparison
 from closedloop.workspace import GcReport, InitReport, Workspace
 
@@ -111,6 +111,14 @@ class Client:
     def delete_run(self, run_id: str) -> DeleteReport:
         """Delete a run and free the artifacts only it used."""
         return tracking.delete_run(self.workspace, run_id)
+
+    def list_experiments(self, project: str | None = None) -> list[Experiment]:
+        """Experiments of one project (or all)."""
+        return tracking.list_experiments(self.workspace, project)
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        """One experiment by id."""
+        return tracking.get_experiment(self.workspace, experiment_id)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric series."""

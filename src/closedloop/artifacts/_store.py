@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from closedloop.artifacts._protocol import ArtifactStore, BlobInfo, BlobReader, BlobStat
+from closedloop.artifacts._streams import (
+    INTEGRITY_HINT,
+    BlobStreamReader,
+    Replay,
+    read_chunks,
+    verified,
+)
 from closedloop.crypto import CHUNK_SIZE, ENVELOPE_MAGIC, EnvelopeReader, EnvelopeWriter
 from closedloop.errors import (
     ArtifactIntegrityError,
@@ -34,9 +40,9 @@ from closedloop.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
-    from _typeshed import ReadableBuffer, SupportsRead, WriteableBuffer
+    from _typeshed import ReadableBuffer, SupportsRead
 
     from closedloop.crypto import Keyring
 
@@ -48,7 +54,6 @@ PLAIN_MAGIC = b"CLRAW\x00\x00\x01"
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _PREFIX_DIR = re.compile(r"[0-9a-f]{2}")
 _REST_NAME = re.compile(r"[0-9a-f]{62}")
-_INTEGRITY_HINT = "the stored object is corrupt or was tampered with; restore it from a copy"
 
 
 def _check_digest(digest: object) -> str:
@@ -68,78 +73,6 @@ def _as_utc(value: object) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     return None
-
-
-class _Replay:
-    """A source that returns ``head`` (bytes already read) before the rest of ``rest``."""
-
-    def __init__(self, head: bytes, rest: SupportsRead[bytes]) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._head:
-            return self._rest.read(size)
-        n = len(self._head) if size < 0 else size
-        out, self._head = self._head[:n], self._head[n:]
-        return out
-
-
-class _BlobReader(io.RawIOBase):
-    """The :class:`BlobReader` handed out by :meth:`FsspecArtifactStore.open`."""
-
-    def __init__(self, chunks: Generator[bytes, None, None]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._chunk = b""
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> bool:
-        if self.closed:
-            raise ValueError("I/O operation on closed blob reader")
-        while self._pos >= len(self._chunk):
-            self._chunk = b""  # drop the spent chunk before the next one is produced
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                self._chunk, self._pos = b"", 0
-                return False
-            self._chunk, self._pos = chunk, 0
-        return True
-
-    def _take(self, n: int) -> bytes:
-        start, end = self._pos, min(self._pos + n, len(self._chunk))
-        self._pos = end
-        if start == 0 and end == len(self._chunk):
-            return self._chunk  # hand the whole chunk over without a copy
-        return self._chunk[start:end]
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        if size is None or size < 0:
-            return b"".join(self.iter_chunks())
-        if size == 0 or not self._fill():
-            return b""
-        return self._take(size)
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer: WriteableBuffer, /) -> int:
-        with memoryview(buffer) as raw, raw.cast("B") as out:
-            if not out or not self._fill():
-                return 0
-            data = self._take(len(out))
-            out[: len(data)] = data
-            return len(data)
-
-    def iter_chunks(self) -> Iterator[bytes]:
-        while self._fill():
-            yield self._take(len(self._chunk))
-
-    def close(self) -> None:
-        self._chunks.close()
-        super().close()
 
 
 class FsspecArtifactStore:
@@ -218,7 +151,7 @@ class FsspecArtifactStore:
         """Store a local file's content; see :meth:`ArtifactStore.put_file`."""
         try:
             with open(path, "rb") as f:
-                return self._put(_read_chunks(f, str(path)))
+                return self._put(read_chunks(f, str(path)))
         except FileNotFoundError:
             raise NotFoundError(f"file {os.fspath(path)!r} not found") from None
         except OSError as e:
@@ -226,7 +159,7 @@ class FsspecArtifactStore:
 
     def put_stream(self, stream: SupportsRead[bytes]) -> BlobInfo:
         """Store a stream's content until EOF; see :meth:`ArtifactStore.put_stream`."""
-        return self._put(_read_chunks(stream, "the stream"))
+        return self._put(read_chunks(stream, "the stream"))
 
     def _put(self, chunks: Iterable[ReadableBuffer]) -> BlobInfo:
         tmp = f"{self._root}/tmp/{os.urandom(16).hex()}.part"
@@ -291,7 +224,7 @@ class FsspecArtifactStore:
         except OSError as e:
             raise StorageError(f"cannot open artifact {digest}: {e}") from e
         try:
-            reader = _BlobReader(_verified(self._decode(f, digest), digest, hex_digest))
+            reader = BlobStreamReader(verified(self._decode(f, digest), digest, hex_digest))
             try:
                 yield reader
             finally:
@@ -306,17 +239,17 @@ class FsspecArtifactStore:
         except OSError as e:
             raise StorageError(f"cannot read artifact {digest}: {e}") from e
         if magic == PLAIN_MAGIC:
-            return _read_chunks(f, digest)
+            return read_chunks(f, digest)
         if magic != ENVELOPE_MAGIC:
             raise ArtifactIntegrityError(
-                f"artifact {digest} has an unknown format header", hint=_INTEGRITY_HINT
+                f"artifact {digest} has an unknown format header", hint=INTEGRITY_HINT
             )
         if self._keyring is None:
             raise KeyNotFoundError(
                 f"artifact {digest} is encrypted but the store has no keyring",
                 hint="open the store with the workspace keyring",
             )
-        return iter(EnvelopeReader(_Replay(magic, f), self._keyring, name=f"artifact {digest}"))
+        return iter(EnvelopeReader(Replay(magic, f), self._keyring, name=f"artifact {digest}"))
 
     def get_bytes(self, digest: str) -> bytes:
         """Return a blob's verified plaintext; see :meth:`ArtifactStore.get_bytes`."""
@@ -431,47 +364,6 @@ class FsspecArtifactStore:
                     raise StorageError(f"cannot remove temp file {name}: {e}") from e
                 removed += 1
         return removed
-
-
-def _read_chunks(stream: SupportsRead[bytes], what: str) -> Iterator[bytes]:
-    while True:
-        chunk = stream.read(CHUNK_SIZE)
-        if chunk is None:
-            raise StorageError(f"{what} is non-blocking and has no data; use a blocking stream")
-        if not chunk:
-            return
-        yield chunk
-
-
-def _verified(
-    chunks: Iterator[bytes], digest: str, hex_digest: str
-) -> Generator[bytes, None, None]:
-    """Pass ``chunks`` through, raising at the end if their SHA-256 is not ``hex_digest``.
-
-    The last chunk is held back until the digest is checked, so a reader never gets the whole
-    content of a corrupt blob. Encrypted chunks are already authenticated; the check also
-    binds the content to its name (a valid blob stored under another digest is refused).
-    """
-    hasher = hashlib.sha256()
-    pending: bytes | None = None
-    while True:
-        try:
-            chunk = next(chunks, None)
-        except OSError as e:
-            raise StorageError(f"cannot read artifact {digest}: {e}") from e
-        if chunk is None:
-            break
-        hasher.update(chunk)
-        if pending:
-            yield pending
-        pending = chunk
-    if hasher.hexdigest() != hex_digest:
-        raise ArtifactIntegrityError(
-            f"artifact {digest} does not match its content (sha256:{hasher.hexdigest()})",
-            hint=_INTEGRITY_HINT,
-        )
-    if pending:
-        yield pending
 
 
 if TYPE_CHECKING:

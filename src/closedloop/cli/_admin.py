@@ -207,11 +207,11 @@ def experiments(
     ctx: typer.Context, project: Annotated[str | None, typer.Option("--project", "-p")] = None
 ) -> None:
     """List projects and experiments."""
-    ws = state(ctx).client().workspace
+    client = state(ctx).client()
     table = Table(header_style="bold")
     for col in ("id", "project", "experiment", "created"):
         table.add_column(col)
-    for e in ws.metadata.list_experiments(project):
+    for e in client.list_experiments(project):
         table.add_row(str(e.id), e.project, e.name, fmt_time(e.created_at or None))
     console.print(table)
 

@@ -76,7 +76,7 @@ def list_runs(
         )
         return
     experiments = {
-        e.id: f"{e.project}/{e.name}" for e in client.workspace.metadata.list_experiments()
+        e.id: f"{e.project}/{e.name}" for e in client.list_experiments()
     }
     metric_keys = sorted({k for r in page.runs for k in r.metrics})[:3]
     table = Table(title=f"{len(page.runs)} run(s)", header_style="bold")
@@ -115,7 +115,7 @@ def show(
         ]
         print(json.dumps(data, indent=2, allow_nan=False))
         return
-    exp = client.workspace.metadata.get_experiment(run.experiment_id)
+    exp = client.get_experiment(run.experiment_id)
     head = Table.grid(padding=(0, 2))
     for label, value in (
         ("run", run.id),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from closedloop.core import (
@@ -173,8 +173,11 @@ class MetadataStore(Protocol):
         """Record that the run consumed ``run_input`` (idempotent)."""
         ...
 
-    def referenced_digests(self) -> set[str]:
-        """Every blob digest any record still points at (for garbage collection)."""
+    def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
+        """Every blob digest any record still points at (for garbage collection).
+
+        With ``among``, only those of the given digests that are still referenced.
+        """
         ...
 
     # audit --------------------------------------------------------------------------------

@@ -288,6 +288,8 @@ class MetadataStoreContract:
         with pytest.raises(NotFoundError):
             store.get_metric_history(a, "m")
         assert store.referenced_digests() == {_DIGEST_A}
+        assert store.referenced_digests(among=[_DIGEST_A, _DIGEST_B]) == {_DIGEST_A}
+        assert store.referenced_digests(among=[_DIGEST_B]) == set()
         with pytest.raises(NotFoundError):
             store.delete_run(a)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from closedloop.core import ArtifactRef, Metric, Run, RunPage, now_ms
+from closedloop.core import ArtifactRef, Experiment, Metric, Run, RunPage, now_ms
 from closedloop.errors import InvalidArgumentError, NotFoundError
 from closedloop.tracking._run import ActiveRun, _text
 from closedloop.workspace import Workspace
@@ -20,9 +20,11 @@ __all__ = [
     "compare_runs",
     "delete_run",
     "download_artifact",
+    "get_experiment",
     "get_metric_history",
     "get_run",
     "list_artifacts",
+    "list_experiments",
     "read_artifact",
     "resolve_run_id",
     "search_runs",
@@ -164,6 +166,18 @@ def get_run(workspace: Workspace, run_id: str) -> Run:
         return workspace.metadata.get_run(run_id)
 
 
+def list_experiments(workspace: Workspace, project: str | None = None) -> list[Experiment]:
+    """Experiments of one project (or all), by project then name."""
+    with workspace.action("experiment.list", f"project:{project or '*'}"):
+        return workspace.metadata.list_experiments(project)
+
+
+def get_experiment(workspace: Workspace, experiment_id: int) -> Experiment:
+    """One experiment by id."""
+    with workspace.action("experiment.read", f"experiment:{experiment_id}"):
+        return workspace.metadata.get_experiment(experiment_id)
+
+
 def get_metric_history(workspace: Workspace, run_id: str, key: str) -> list[Metric]:
     """Every point of one metric series of a run."""
     with workspace.action("run.read", f"run:{run_id}", metric=key):
@@ -230,7 +244,7 @@ def delete_run(workspace: Workspace, run_id: str) -> DeleteReport:
     with workspace.action("run.delete", f"run:{run_id}") as facts:
         sizes = {a.digest: a.size for a in workspace.metadata.list_artifacts(run_id)}
         orphans = workspace.metadata.delete_run(run_id)
-        still = workspace.metadata.referenced_digests() if orphans else set()
+        still = workspace.metadata.referenced_digests(among=orphans) if orphans else set()
         freed = [d for d in orphans if d not in still and workspace.artifacts.delete(d)]
         facts.update(blobs_freed=len(freed))
     return DeleteReport(run_id, len(freed), sum(sizes.get(d, 0) for d in freed))

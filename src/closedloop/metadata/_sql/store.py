@@ -6,7 +6,7 @@ import json
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -534,10 +534,13 @@ class SqlMetadataStore:
                 .on_conflict_do_nothing()
             )
 
-    def referenced_digests(self) -> set[str]:
-        """Every digest still referenced."""
+    def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
+        """Every digest still referenced (only those in ``among`` when it is given)."""
+        q = select(run_artifacts.c.digest).distinct()
+        if among is not None:
+            q = q.where(run_artifacts.c.digest.in_(list(among)))
         with self._read() as conn:
-            return set(conn.execute(select(run_artifacts.c.digest).distinct()).scalars())
+            return set(conn.execute(q).scalars())
 
     # audit ---------------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
