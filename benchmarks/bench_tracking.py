@@ -788,16 +788,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_at_start = environment(("CLOSEDLOOP_", "MLFLOW_"))
     source_at_start = source_fingerprint()
     ours = run_closedloop(sizes, repeat)
+    source_after = source_fingerprint()  # later edits cannot change closedloop's numbers
     theirs = run_mlflow(sizes, repeat, args.peer_build_budget) if has_peer else None
     elapsed = time.perf_counter() - started
     log(f"done in {elapsed:.0f} s")
 
     rows = build_rows(sizes, ours, theirs)
     info = machine_info(["closedloop", "mlflow", "sqlalchemy"])
-    info["closedloop source (start / end of the run)"] = (
+    info["closedloop source measured"] = (
         source_at_start
-        if source_at_start == (end := source_fingerprint())
-        else f"{source_at_start} / CHANGED DURING THE RUN: {end}"
+        if source_at_start == source_after
+        else f"{source_at_start}; CHANGED while closedloop was measured, to {source_after}"
     )
     info["environment at the start"] = env_at_start
     info["load average (1/5/15 min) at the start"] = load_at_start

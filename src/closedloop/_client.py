@@ -124,6 +124,10 @@ class Client:
         """Every point of a metric series."""
         return tracking.get_metric_history(self.workspace, run_id, key)
 
+    def plot_metric_history(self, run_ids: Sequence[str], keys: Sequence[str] | None = None) -> str:
+        """A self-contained HTML page plotting the runs' metric series by step."""
+        return tracking.plot_metric_history(self.workspace, run_ids, keys)
+
     # artifacts ---------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str) -> list[ArtifactRef]:
         """A run's artifacts."""

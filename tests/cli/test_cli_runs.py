@@ -331,3 +331,22 @@ def test_runs_delete_declined_with_cli_runner(populated: Populated) -> None:
     assert "Delete 1 run(s)" in result.output
     with closedloop.Client(populated.root) as client:
         assert client.get_run(populated.lr).id == populated.lr
+
+
+def test_runs_plot_writes_a_self_contained_page(
+    cli: Cli, populated: Populated, tmp_path: Path
+) -> None:
+    out = tmp_path / "auc.html"
+    r = cli("-w", populated.root, "runs", "plot", populated.rf[:8], "-m", "auc", "-o", out)
+    assert r.code == 0, r.err
+    page = out.read_text(encoding="utf-8")
+    assert "rf-run" in page
+    assert "<script src=" not in page
+
+
+def test_runs_plot_unknown_metric_is_not_found(
+    cli: Cli, populated: Populated, tmp_path: Path
+) -> None:
+    r = cli("-w", populated.root, "runs", "plot", populated.rf, "-m", "nope", "-o", tmp_path / "x")
+    assert r.code == 3
+    assert "nope" in r.err

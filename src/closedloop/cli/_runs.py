@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -75,9 +76,7 @@ def list_runs(
             )
         )
         return
-    experiments = {
-        e.id: f"{e.project}/{e.name}" for e in client.list_experiments()
-    }
+    experiments = {e.id: f"{e.project}/{e.name}" for e in client.list_experiments()}
     metric_keys = sorted({k for r in page.runs for k in r.metrics})[:3]
     table = Table(title=f"{len(page.runs)} run(s)", header_style="bold")
     for col in ("id", "name", "experiment", "status", "started", "duration", *metric_keys):
@@ -209,3 +208,22 @@ def delete(
             f"deleted run {run_id}: freed {report.blobs_freed} blob(s), "
             f"{fmt_bytes(report.bytes_freed)}"
         )
+
+
+@app.command("plot")
+def plot(
+    ctx: typer.Context,
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (or prefixes) to draw.")],
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Metric to draw (repeatable).")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "metrics.html"
+    ),
+) -> None:
+    """Plot metric series by step into a self-contained HTML page (no network needed)."""
+    client = state(ctx).client()
+    ids = [client.resolve_run_id(r) for r in run_ids]
+    page = client.plot_metric_history(ids, metric)
+    output.write_text(page, encoding="utf-8")
+    console.print(f"wrote {output} ({fmt_bytes(output.stat().st_size)}); open it in a browser")

@@ -28,6 +28,7 @@ class QuickstartResult:
     run_ids: list[str]
     best_run_id: str
     best_auc: float
+    plot: Path
 
 
 def run_quickstart(
@@ -92,9 +93,14 @@ def run_quickstart(
                 results.append((run.id, auc))
                 say(f"run {run.id[:12]}  eta0={eta0:<6}  test ROC-AUC {auc:.4f}")
         best_id, best_auc = max(results, key=lambda r: r[1])
+        curves = client.plot_metric_history([r[0] for r in results])
+        plot_path = root / "learning_curves.html"
+        plot_path.write_text(curves, encoding="utf-8")
         with client.start_run("quickstart", name="selection", tags={"demo": "quickstart"}) as sel:
             sel.log_params({"candidates": [r[0] for r in results], "criterion": "test_roc_auc"})
             sel.log_metric("best_test_roc_auc", best_auc)
             sel.set_tag("best_run", best_id)
+            sel.log_artifact(plot_path, "learning_curves.html")
     say(f"best: run {best_id[:12]} with test ROC-AUC {best_auc:.4f}")
-    return QuickstartResult(root, [r[0] for r in results], best_id, best_auc)
+    say(f"learning curves: {plot_path}")
+    return QuickstartResult(root, [r[0] for r in results], best_id, best_auc, plot_path)

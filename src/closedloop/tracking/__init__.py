@@ -16,6 +16,7 @@ from closedloop.tracking._api import (
     search_runs,
     start_run,
 )
+from closedloop.tracking._plot import plot_metric_history
 from closedloop.tracking._run import ActiveRun
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "get_run",
     "list_artifacts",
     "list_experiments",
+    "plot_metric_history",
     "read_artifact",
     "resolve_run_id",
     "search_runs",
