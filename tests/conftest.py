@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+
+from closedloop.config import find_workspace_root
 
 PG_ENV = "CLOSEDLOOP_TEST_PG_URL"
 
@@ -18,6 +21,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("CLOSEDLOOP_") and key not in (PG_ENV, "CLOSEDLOOP_REQUIRE_PG"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder with no workspace at or above it."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    if find_workspace_root(folder) is not None:  # pragma: no cover - machine-specific
+        pytest.skip(f"a parent of {folder} is a closedloop workspace")
+    return folder
 
 
 @pytest.fixture

@@ -38,16 +38,6 @@ def _workspace(root: Path, yaml_text: str | None = None) -> Path:
     return root.resolve()
 
 
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    """A folder with no workspace at or above it."""
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    if find_workspace_root(folder) is not None:  # pragma: no cover - machine-specific
-        pytest.skip(f"a parent of {folder} holds {WORKSPACE_DIR}/")
-    return folder
-
-
 # defaults ---------------------------------------------------------------------------------------
 def test_defaults_without_workspace_file_or_env(outside: Path) -> None:
     s = load_settings(environ={}, cwd=outside)

@@ -10,15 +10,11 @@ from rich.console import Console
 import closedloop
 from closedloop.cli import _admin, _app, _artifacts, _runs, _state
 from closedloop.cli._app import main
-from closedloop.config import find_workspace_root
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No CLOSEDLOOP_* variable of the developer leaks in; work from an empty folder."""
-    for key in list(os.environ):
-        if key.startswith("CLOSEDLOOP_"):
-            monkeypatch.delenv(key)
+    """Work from an empty folder (tests/conftest.py already drops CLOSEDLOOP_* variables)."""
     home = tmp_path / "cwd"
     home.mkdir()
     monkeypatch.chdir(home)
@@ -48,16 +44,6 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return Result(code, captured.out, captured.err)
 
     return run
-
-
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    """A folder with no workspace at or above it."""
-    folder = tmp_path / "nowhere"
-    folder.mkdir()
-    if find_workspace_root(folder) is not None:  # pragma: no cover - machine-specific
-        pytest.skip(f"a parent of {folder} is a closedloop workspace")
-    return folder
 
 
 @pytest.fixture
