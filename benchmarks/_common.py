@@ -225,7 +225,7 @@ def _cells(row: Row) -> list[str]:
         row.label,
         f"error: {row.error}" if row.error else _cell(row.unit, row.ours, row.note),
         _cell(row.unit, row.peer, row.peer_note),
-        "—" if speedup is None else f"{speedup:,.1f}x",
+        "—" if speedup is None else f"{speedup:,.{2 if speedup < 100 else 0}f}x",
         row.target.text if row.target else "—",
         verdict(row),
     ]

@@ -696,7 +696,7 @@ Options: `--peer mlflow` adds MLflow (skipped with a note when it is not importa
 counts, no 10,000-run search), `--output FILE.md` (appends a section like the one below),
 `--peer-build-budget S` (largest time MLflow may spend building its search population,
 default 120 s). Progress goes to stderr, the table to stdout. A full run with MLflow takes
-about 5-6 minutes on a 2-core machine.
+about 3 minutes on a 2-core machine (exit status 1 if a target fails).
 
 """
 
