@@ -13,6 +13,7 @@ from closedloop.core._entities import (
     ms_to_datetime,
     now_ms,
 )
+from closedloop.core._lifecycle import DatasetVersion, LoopDecision, ModelVersion, Prediction
 from closedloop.core._query import (
     ATTRIBUTES,
     And,
@@ -25,25 +26,33 @@ from closedloop.core._query import (
     parse_filter,
     parse_order_by,
 )
+from closedloop.core._schema import ColumnSchema, LogicalType, TableSchema
 
 __all__ = [
     "ATTRIBUTES",
     "And",
     "ArtifactRef",
     "AuditEvent",
+    "ColumnSchema",
+    "DatasetVersion",
     "Comparison",
     "Experiment",
     "Field",
     "FilterExpr",
+    "LogicalType",
+    "LoopDecision",
     "Metric",
+    "ModelVersion",
     "Not",
     "Or",
+    "Prediction",
     "OrderBy",
     "Project",
     "Run",
     "RunInput",
     "RunPage",
     "RunStatus",
+    "TableSchema",
     "ms_to_datetime",
     "now_ms",
     "parse_filter",

@@ -16,6 +16,12 @@ from closedloop.core import (
     RunPage,
     RunStatus,
 )
+from closedloop.metadata._lifecycle_protocol import (
+    DatasetStore,
+    DecisionStore,
+    ModelStore,
+    PredictionLog,
+)
 
 __all__ = ["MetadataStore"]
 
@@ -29,6 +35,26 @@ class MetadataStore(Protocol):
     written then), ``RunStateError`` for writes to a run that has ended, and ``StorageError``
     when the backend fails.
     """
+
+    @property
+    def datasets(self) -> DatasetStore:
+        """Dataset versions."""
+        ...
+
+    @property
+    def models(self) -> ModelStore:
+        """Registered model versions and aliases."""
+        ...
+
+    @property
+    def predictions(self) -> PredictionLog:
+        """The prediction log."""
+        ...
+
+    @property
+    def decisions(self) -> DecisionStore:
+        """Loop decisions."""
+        ...
 
     @property
     def uri(self) -> str:

@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Protocol
 
-__all__ = ["Flushable", "register", "unregister"]
+__all__ = ["Flushable", "register", "unregister", "wake"]
 
 _log = logging.getLogger("closedloop.tracking")
 
@@ -54,6 +54,10 @@ class _Flusher:
                     target=self._loop, name="closedloop-flusher", daemon=True
                 )
                 self._thread.start()
+        self._wake.set()  # let the thread pick up the new item's interval
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def unregister(self, item: Flushable) -> None:
         with self._lock:
@@ -65,11 +69,10 @@ class _Flusher:
 
     def _loop(self) -> None:
         while True:
-            items = self._snapshot()
-            interval = min((i.flush_interval for i in items), default=1.0)
+            interval = min((i.flush_interval for i in self._snapshot()), default=1.0)
             self._wake.wait(interval)
             self._wake.clear()
-            for item in items:
+            for item in self._snapshot():  # taken after the wait: includes new items
                 try:
                     item.flush()
                 except Exception:  # keep flushing the others; the owner sees it on next flush
@@ -94,3 +97,8 @@ def register(item: Flushable) -> None:
 def unregister(item: Flushable) -> None:
     """Stop watching ``item``."""
     _FLUSHER.unregister(item)
+
+
+def wake() -> None:
+    """Flush everything registered now, in the background thread."""
+    _FLUSHER.wake()

@@ -19,6 +19,9 @@ from closedloop.workspace import Workspace
 
 __all__ = ["ActiveRun"]
 
+#: A caller writes itself only when this many buffers' worth of points are pending.
+_BACK_PRESSURE = 4
+
 
 class ActiveRun:
     """A running run. Use it as a (sync or async) context manager, or call :meth:`end`.
@@ -230,8 +233,11 @@ class ActiveRun:
 
     def _after_log(self, n: int) -> None:
         self._logged += n
-        if self.synchronous or len(self._metrics) >= self._buffer_size:
-            self.flush()
+        pending = len(self._metrics)
+        if self.synchronous or pending >= _BACK_PRESSURE * self._buffer_size:
+            self.flush()  # durable now, or the background thread has fallen far behind
+        elif pending >= self._buffer_size:
+            _flusher.wake()  # a full buffer is written by the flusher thread, not the caller
 
     def flush(self) -> None:
         """Write everything buffered so far (one transaction)."""

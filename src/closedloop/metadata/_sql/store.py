@@ -10,7 +10,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from closedloop.core import (
     ArtifactRef,
@@ -33,17 +32,26 @@ from closedloop.errors import (
     RunStateError,
 )
 from closedloop.metadata._sql import _engine
+from closedloop.metadata._sql._db import Database, audit_row
 from closedloop.metadata._sql._search import (
     compile_filter,
     decode_page_token,
     encode_page_token,
     order_clauses,
 )
+from closedloop.metadata._sql.lifecycle import (
+    SqlDatasetStore,
+    SqlDecisionStore,
+    SqlModelStore,
+    SqlPredictionLog,
+)
 from closedloop.metadata._sql.tables import (
     audit_events,
+    dataset_versions,
     experiments,
     latest_metrics,
     metrics,
+    model_versions,
     params,
     projects,
     run_artifacts,
@@ -73,7 +81,12 @@ class SqlMetadataStore:
     def __init__(self, uri: str, *, check_schema: bool = True) -> None:
         self._uri = uri
         self._engine = _engine.create_store_engine(uri)
-        self._dialect = self._engine.dialect.name
+        self._db = Database(self._engine, uri)
+        self._dialect = self._db.dialect
+        self.datasets = SqlDatasetStore(self._db)
+        self.models = SqlModelStore(self._db)
+        self.predictions = SqlPredictionLog(self._db)
+        self.decisions = SqlDecisionStore(self._db)
         # Experiments are never deleted or renamed, so a found one can be remembered.
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._build_upserts()
@@ -104,13 +117,13 @@ class SqlMetadataStore:
         return _engine.current_revision(self._engine)
 
     def _write(self) -> Any:
-        return _engine.write_scope(self._engine, self._uri)
+        return self._db.write()
 
     def _read(self) -> Any:
-        return _engine.read_scope(self._engine, self._uri)
+        return self._db.read()
 
     def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+        return self._db.insert(table)
 
     # projects and experiments ----------------------------------------------------------------
     def get_or_create_experiment(self, project: str, name: str) -> Experiment:
@@ -222,7 +235,7 @@ class SqlMetadataStore:
                     conn.execute(insert(_PARAMS), _rows(run_id, p))
                 if t:
                     conn.execute(insert(_TAGS), _rows(run_id, t))
-                self._audit(conn, audit)
+                self._db.audit(conn, audit)
         except AlreadyExistsError as e:
             if self.find_experiment_by_id(experiment_id) is None:
                 raise NotFoundError(f"no experiment with id {experiment_id}") from e
@@ -339,7 +352,7 @@ class SqlMetadataStore:
                     .where(runs.c.id == run_id)
                     .values(status=status.value, end_time=end_time if status.is_terminal else None)
                 )
-            self._audit(conn, audit)
+            self._db.audit(conn, audit)
 
     def _set_params(self, conn: Connection, run_id: str, p: Mapping[str, str]) -> None:
         existing = dict(
@@ -410,7 +423,7 @@ class SqlMetadataStore:
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"no run with id {run_id}")
-            self._audit(conn, audit)
+            self._db.audit(conn, audit)
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run; return the digests nothing references any more."""
@@ -536,24 +549,27 @@ class SqlMetadataStore:
 
     def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
         """Every digest still referenced (only those in ``among`` when it is given)."""
-        q = select(run_artifacts.c.digest).distinct()
-        if among is not None:
-            q = q.where(run_artifacts.c.digest.in_(list(among)))
+        columns = (
+            run_artifacts.c.digest,
+            dataset_versions.c.digest,
+            model_versions.c.artifact_digest,
+        )
+        found: set[str] = set()
         with self._read() as conn:
-            return set(conn.execute(q).scalars())
+            for column in columns:
+                q = select(column).distinct()
+                if among is not None:
+                    q = q.where(column.in_(list(among)))
+                found.update(conn.execute(q).scalars())
+        return found
 
     # audit ---------------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
         """Append audit events."""
-        rows = [_audit_row(e) for e in events]
+        rows = [audit_row(e) for e in events]
         if rows:
             with self._write() as conn:
                 conn.execute(insert(audit_events), rows)
-
-    @staticmethod
-    def _audit(conn: Connection, event: AuditEvent | None) -> None:
-        if event is not None:
-            conn.execute(insert(audit_events), [_audit_row(event)])
 
     def list_audit_events(
         self,
@@ -585,17 +601,6 @@ class SqlMetadataStore:
             )
             for r in rows
         ]
-
-
-def _audit_row(e: AuditEvent) -> dict[str, Any]:
-    return {
-        "time": e.time,
-        "actor": e.actor,
-        "action": e.action,
-        "resource": e.resource[:512],
-        "outcome": e.outcome[:64],
-        "detail": json.dumps(dict(e.detail), default=str, sort_keys=True),
-    }
 
 
 def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:

@@ -24,6 +24,13 @@ from sqlalchemy import (
 __all__ = [
     "SCHEMA_HEAD",
     "audit_events",
+    "dataset_versions",
+    "datasets",
+    "loop_decisions",
+    "model_aliases",
+    "model_versions",
+    "models",
+    "predictions",
     "experiments",
     "latest_metrics",
     "metadata",
@@ -37,7 +44,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; a test checks it equals the scripts' head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 metadata = MetaData()
 
@@ -145,4 +152,94 @@ audit_events = Table(
     Column("detail", Text, nullable=False),
     Index("ix_audit_time", "time"),
     Index("ix_audit_actor_time", "actor", "time"),
+)
+
+# --- revision 0002: datasets, model registry, prediction log, loop decisions ------------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(71), nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("n_columns", Integer, nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_digest", String(71), nullable=True),
+    Column("parents", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_version"),
+    UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("dataset_version_id", String(300), nullable=True),
+    Column("artifact_digest", String(71), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("classes", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("model_version_id", String(300), nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    UniqueConstraint("request_id", "row", name="uq_predictions_request_row"),
+    Index("ix_predictions_model_time", "model_version_id", "time"),
+)
+
+loop_decisions = Table(
+    "loop_decisions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", BigInteger, nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("champion_version_id", String(300), nullable=False),
+    Column("challenger_version_id", String(300), nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_loop_decisions_model_time", "model", "time"),
 )
