@@ -15,6 +15,7 @@ from cli_support import Cli, Populated
 import closedloop
 from closedloop.crypto import Keyring
 from closedloop.errors import WorkspaceNotFoundError
+from closedloop.metadata._sql.tables import SCHEMA_HEAD
 from closedloop.workspace import Workspace
 
 
@@ -60,7 +61,7 @@ def test_doctor_reports_a_healthy_workspace(cli: Cli, populated: Populated) -> N
     r = cli("--workspace", populated.root, "doctor")
     assert r.code == 0, r.err
     assert str(populated.root) in r.out
-    assert "0001 (code expects 0001)" in r.out
+    assert f"{SCHEMA_HEAD} (code expects {SCHEMA_HEAD})" in r.out
     assert "mode 600" in r.out
     assert "AES-256-GCM (on)" in r.out
     assert "all checks passed" in r.out
@@ -85,7 +86,7 @@ def test_doctor_flags_an_old_schema(cli: Cli, populated: Populated) -> None:
     con.close()
     r = cli("-w", populated.root, "doctor")
     assert r.code == 1
-    assert "0000 (code expects 0001)" in r.out
+    assert f"0000 (code expects {SCHEMA_HEAD})" in r.out
     assert "closedloop db upgrade" in r.out
     assert "1 problem(s) found" in r.out
     assert "all checks passed" not in r.out
@@ -159,15 +160,15 @@ def test_db_upgrade_creates_the_schema_once(cli: Cli, tmp_path: Path) -> None:
     r = cli("--workspace", root, "db", "upgrade")
     assert r.code == 0, r.err
     assert "upgraded" in r.out
-    assert "(empty) → 0001" in r.out
+    assert f"(empty) → {SCHEMA_HEAD}" in r.out
 
     r = cli("--workspace", root, "db", "upgrade")
     assert r.code == 0, r.err
-    assert "already at 0001" in r.out
+    assert f"already at {SCHEMA_HEAD}" in r.out
 
     r = cli("--workspace", root, "db", "current")
     assert r.code == 0, r.err
-    assert r.out.strip() == "0001"
+    assert r.out.strip() == SCHEMA_HEAD
 
 
 def test_db_upgrade_of_a_newer_database_is_a_clean_error(cli: Cli, populated: Populated) -> None:
@@ -184,7 +185,7 @@ def test_db_upgrade_of_a_newer_database_is_a_clean_error(cli: Cli, populated: Po
 def test_db_current_of_an_initialised_workspace(cli: Cli, populated: Populated) -> None:
     r = cli("-w", populated.root, "db", "current")
     assert r.code == 0, r.err
-    assert r.out.strip() == "0001"
+    assert r.out.strip() == SCHEMA_HEAD
 
 
 def test_commands_need_an_upgraded_schema(cli: Cli, tmp_path: Path) -> None:

@@ -90,3 +90,46 @@ def test_postgres_upgrade_from_empty(pg_url: str) -> None:
     finally:
         store.close()
     SqlMetadataStore(pg_url).close()
+
+
+def _at_revision(uri: str, revision: str) -> None:
+    from alembic import command
+
+    from closedloop.metadata._sql._engine import _alembic_config, create_store_engine
+
+    engine = create_store_engine(uri)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_a_real_older_schema_says_how_to_upgrade_and_upgrades_keeping_data(
+    tmp_path: Path,
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'v1.db'}"
+    _at_revision(uri, "0001")
+    engine = create_engine(uri)
+    with engine.begin() as conn:  # a run recorded by the 0001 schema
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, user, start_time) "
+                "VALUES ('" + "a" * 32 + "', 1, 'old', 'FINISHED', 'me', 5)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO params (run_id, key, value) VALUES ('" + "a" * 32 + "', 'k', 'v')")
+        )
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match="0001") as info:
+        get_metadata_store(uri)
+    assert "closedloop db upgrade" in str(info.value.hint)
+    store = SqlMetadataStore(uri, check_schema=False)
+    assert store.upgrade() == ("0001", SCHEMA_HEAD)
+    store.close()
+    store = SqlMetadataStore(uri)
+    run = store.get_run("a" * 32)
+    assert (run.name, dict(run.params)) == ("old", {"k": "v"})
+    assert store.models.list_versions() == []
+    store.close()

@@ -12,6 +12,7 @@ from closedloop.config import load_settings
 from closedloop.crypto import Keyring
 from closedloop.errors import SchemaVersionError, StorageError
 from closedloop.metadata import get_metadata_store
+from closedloop.metadata._sql.tables import SCHEMA_HEAD
 from closedloop.workspace import Workspace
 
 
@@ -104,7 +105,7 @@ def test_database_is_in_wal_mode(root: Path) -> None:
 def test_database_schema_is_at_head_after_init(root: Path) -> None:
     store = get_metadata_store(f"sqlite:///{root / '.closedloop' / 'closedloop.db'}")
     try:
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == SCHEMA_HEAD
     finally:
         store.close()
 
@@ -114,7 +115,7 @@ def test_init_refuses_a_database_at_an_older_schema(
 ) -> None:
     # "0000" stands for an older released revision the migrations still know.
     monkeypatch.setattr(
-        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", "0001"]
+        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", SCHEMA_HEAD]
     )
     con = sqlite3.connect(root / ".closedloop" / "closedloop.db")
     with con:

@@ -16,6 +16,7 @@ from closedloop.errors import (
     SchemaVersionError,
     WorkspaceNotFoundError,
 )
+from closedloop.metadata._sql.tables import SCHEMA_HEAD
 from closedloop.workspace import Workspace, resolve_location
 
 
@@ -175,13 +176,13 @@ def test_open_a_database_without_schema(root: Path) -> None:
 def test_open_a_database_at_an_older_schema(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # "0000" stands for an older released revision the migrations still know.
     monkeypatch.setattr(
-        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", "0001"]
+        "closedloop.metadata._sql._engine.known_revisions", lambda: ["0000", SCHEMA_HEAD]
     )
     _set_revision(root, "0000")
     with pytest.raises(SchemaVersionError) as info:
         Workspace.open(root)
     assert "0000" in info.value.message
-    assert "0001" in info.value.message
+    assert SCHEMA_HEAD in info.value.message
     assert "closedloop db upgrade" in (info.value.hint or "")
 
 
@@ -201,7 +202,7 @@ def test_init_repairs_a_workspace_whose_database_was_lost(root: Path) -> None:
     assert report.created_schema is True
     assert report.created_key is False
     with Workspace.open(root) as ws:
-        assert ws.metadata.schema_revision() == "0001"
+        assert ws.metadata.schema_revision() == SCHEMA_HEAD
 
 
 # failures while opening -----------------------------------------------------------------------
