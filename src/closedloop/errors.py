@@ -11,7 +11,8 @@ stable ``code`` (shown by the CLI and mapped to an HTTP status by the REST layer
     │   └── WorkspaceNotFoundError
     ├── AlreadyExistsError
     ├── InvalidArgumentError (also ValueError)
-    │   └── FilterSyntaxError
+    │   ├── FilterSyntaxError
+    │   └── DataValidationError
     ├── PermissionDeniedError
     ├── ConfigurationError
     │   └── UnsupportedBackendError
@@ -33,6 +34,7 @@ __all__ = [
     "ClosedLoopError",
     "ConfigurationError",
     "CryptoError",
+    "DataValidationError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "KeyNotFoundError",
@@ -100,6 +102,21 @@ class FilterSyntaxError(InvalidArgumentError):
     """A search filter or order-by expression cannot be parsed."""
 
     code = "FILTER_SYNTAX"
+
+
+class DataValidationError(InvalidArgumentError):
+    """Data does not fit the schema it must follow; nothing of it was stored.
+
+    Attributes:
+        report: The validation report (which column, which rule, how many rows), when the
+            check produced one.
+    """
+
+    code = "DATA_VALIDATION"
+
+    def __init__(self, message: str, *, hint: str | None = None, report: object = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 class PermissionDeniedError(ClosedLoopError):
