@@ -87,8 +87,8 @@ class ModelStore(Protocol):
 class PredictionLog(Protocol):
     """Append-only log of served predictions, one entry per input row."""
 
-    def append(self, items: Sequence[Prediction]) -> None:
-        """Append in one transaction."""
+    def append(self, items: Sequence[Prediction], *, audit: AuditEvent | None = None) -> None:
+        """Append in one transaction, with the request's audit event when given."""
         ...
 
     def count(self, model_version_id: str | None = None) -> int:

@@ -349,8 +349,8 @@ class SqlPredictionLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def append(self, items: Sequence[Prediction]) -> None:
-        """Append predictions in one transaction."""
+    def append(self, items: Sequence[Prediction], *, audit: AuditEvent | None = None) -> None:
+        """Append predictions (and the request's audit event) in one transaction."""
         if not items:
             return
         rows = [
@@ -367,6 +367,7 @@ class SqlPredictionLog:
         ]
         with self._db.write() as conn:
             conn.execute(insert(predictions), rows)
+            self._db.audit(conn, audit)
 
     def count(self, model_version_id: str | None = None) -> int:
         """How many predictions are logged (for one model version)."""

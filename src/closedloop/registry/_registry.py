@@ -1,0 +1,143 @@
+"""Register fitted models as versions with a signature, aliases and lineage; load them back."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from closedloop.core import ModelVersion, TableSchema
+from closedloop.errors import InvalidArgumentError, StorageError
+from closedloop.workspace import Workspace
+
+__all__ = [
+    "LoadedModel",
+    "delete_alias",
+    "get_model_version",
+    "list_model_versions",
+    "load_model",
+    "register_model",
+    "set_alias",
+]
+
+_FORMAT = "closedloop.sklearn-pickle/1"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A model version and its deserialised estimator (scikit-learn API)."""
+
+    version: ModelVersion
+    model: Any
+
+
+def _check_name(name: str) -> None:
+    if not name or any(c in name for c in "@/ ") or len(name) > 255:
+        raise InvalidArgumentError(
+            f"{name!r} is not a valid model name",
+            hint="use letters, digits, '-', '_' or '.', without '@', '/' or spaces",
+        )
+
+
+def register_model(
+    ws: Workspace,
+    name: str,
+    model: Any,
+    *,
+    signature: TableSchema,
+    target: str,
+    classes: Sequence[str] = (),
+    metrics: Mapping[str, float] | None = None,
+    run_id: str | None = None,
+    dataset_version_id: str | None = None,
+    aliases: Sequence[str] = (),
+) -> ModelVersion:
+    """Store a fitted model and register it as the next version of ``name``.
+
+    The model is serialised with pickle into the encrypted, content-addressed artifact
+    store; its digest is recorded so every load is verified. The signature is the input
+    schema requests must fit (derived from the training data's schema).
+
+    Args:
+        ws: The workspace.
+        name: Model name.
+        model: A fitted estimator with ``predict`` (and ``predict_proba`` for classifiers).
+        signature: Input columns and types.
+        target: The predicted column's name.
+        classes: Class labels in the order of ``predict_proba``'s columns.
+        metrics: Evaluation metrics to keep with the version.
+        run_id: The training run (lineage).
+        dataset_version_id: The training data version (lineage).
+        aliases: Aliases to point at the new version (e.g. ``("champion",)``).
+    """
+    _check_name(name)
+    if not hasattr(model, "predict"):
+        raise InvalidArgumentError(
+            f"cannot register {type(model).__name__}: it has no predict method",
+            hint="register a fitted estimator or pipeline",
+        )
+    if len(signature) == 0:
+        raise InvalidArgumentError("a model signature needs at least one input column")
+    buffer = io.BytesIO()
+    pickle.dump({"format": _FORMAT, "model": model}, buffer, protocol=5)
+    with ws.action("model.register", f"model:{name}", run_id=run_id) as act:
+        blob = ws.artifacts.put_bytes(buffer.getvalue())
+        version = ws.metadata.models.create_version(
+            name,
+            artifact_digest=blob.digest,
+            signature=signature,
+            target=target,
+            classes=[str(c) for c in classes],
+            metrics={k: float(v) for k, v in (metrics or {}).items()},
+            run_id=run_id,
+            dataset_version_id=dataset_version_id,
+            audit=act.ok_event(),
+        )
+        act.update(version=version.version, digest=blob.digest)
+    for alias in aliases:
+        version = set_alias(ws, name, alias, version.version)
+    return version
+
+
+def set_alias(ws: Workspace, name: str, alias: str, version: int) -> ModelVersion:
+    """Point ``alias`` (e.g. ``champion``) at ``version`` of ``name``."""
+    with ws.action("model.alias", f"model:{name}@{alias}", version=version) as act:
+        return ws.metadata.models.set_alias(name, alias, version, audit=act.ok_event())
+
+
+def delete_alias(ws: Workspace, name: str, alias: str) -> None:
+    """Remove an alias."""
+    with ws.action("model.alias_delete", f"model:{name}@{alias}") as act:
+        ws.metadata.models.delete_alias(name, alias, audit=act.ok_event())
+
+
+def get_model_version(ws: Workspace, ref: str) -> ModelVersion:
+    """``name@alias``, ``name@latest`` or ``name/<version>``."""
+    with ws.action("model.read", f"model:{ref}"):
+        return ws.metadata.models.get_version(ref)
+
+
+def list_model_versions(ws: Workspace, name: str | None = None) -> list[ModelVersion]:
+    """Registered versions (of one model or all)."""
+    with ws.action("model.list", f"model:{name or '*'}"):
+        return ws.metadata.models.list_versions(name)
+
+
+def load_model(ws: Workspace, ref: str | ModelVersion) -> LoadedModel:
+    """Load a registered model, verifying its bytes against the recorded digest.
+
+    Only blobs this workspace wrote are unpickled: they come from its own encrypted,
+    authenticated store, so a changed byte fails before deserialisation.
+    """
+    label = ref if isinstance(ref, str) else ref.id
+    with ws.action("model.load", f"model:{label}"):
+        version = ref if isinstance(ref, ModelVersion) else ws.metadata.models.get_version(ref)
+        payload = pickle.loads(ws.artifacts.get_bytes(version.artifact_digest))  # noqa: S301
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise StorageError(
+            f"model blob of {version.id} is not in a format this closedloop reads",
+            hint="re-register the model with this version of closedloop",
+        )
+    return LoadedModel(version, payload["model"])
