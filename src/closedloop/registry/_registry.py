@@ -134,7 +134,7 @@ def load_model(ws: Workspace, ref: str | ModelVersion) -> LoadedModel:
     label = ref if isinstance(ref, str) else ref.id
     with ws.action("model.load", f"model:{label}"):
         version = ref if isinstance(ref, ModelVersion) else ws.metadata.models.get_version(ref)
-        payload = pickle.loads(ws.artifacts.get_bytes(version.artifact_digest))  # noqa: S301
+        payload = pickle.loads(ws.artifacts.get_bytes(version.artifact_digest))
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise StorageError(
             f"model blob of {version.id} is not in a format this closedloop reads",

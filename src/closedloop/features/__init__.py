@@ -1,0 +1,5 @@
+"""Declarative features: a spec that becomes a fitted scikit-learn transformer."""
+
+from closedloop.features._spec import FeatureSpec
+
+__all__ = ["FeatureSpec"]

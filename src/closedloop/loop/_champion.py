@@ -1,0 +1,184 @@
+"""Challenger against champion: retrain, evaluate both on the same holdout, decide, record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from closedloop.core import DatasetVersion, LoopDecision, ModelVersion
+from closedloop.evaluation import Evaluation, evaluate_classifier
+from closedloop.features import FeatureSpec
+from closedloop.registry import load_model, register_model, set_alias
+from closedloop.training import select_model
+from closedloop.workspace import Workspace
+
+__all__ = ["LoopOutcome", "PromotionPolicy", "challenge_champion", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionPolicy:
+    """When a challenger replaces the champion.
+
+    Attributes:
+        metric: The deciding metric (higher is better).
+        min_improvement: The challenger must beat the champion by at least this much.
+        max_log_loss_increase: Calibration guard: the challenger's log loss may not exceed
+            the champion's by more than this.
+        max_fairness_regression: The challenger's demographic-parity difference may not
+            exceed the champion's by more than this (when a sensitive feature is given).
+    """
+
+    metric: str = "roc_auc"
+    min_improvement: float = 0.0
+    max_log_loss_increase: float = 0.01
+    max_fairness_regression: float = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOutcome:
+    """Everything one turn of the loop produced."""
+
+    decision: LoopDecision
+    champion: ModelVersion
+    challenger: ModelVersion
+    champion_eval: Evaluation
+    challenger_eval: Evaluation
+    promoted: bool
+    reasons: tuple[str, ...] = field(default=())
+
+
+def decide(
+    champion: Evaluation, challenger: Evaluation, policy: PromotionPolicy
+) -> tuple[bool, list[str]]:
+    """Apply ``policy``; return whether to promote and the reasons, one per check."""
+    reasons: list[str] = []
+    ok = True
+    old, new = champion.metrics[policy.metric], challenger.metrics[policy.metric]
+    if new >= old + policy.min_improvement:
+        reasons.append(
+            f"{policy.metric} {new:.4f} vs champion {old:.4f} "
+            f"(needs ≥ +{policy.min_improvement:g}): better"
+        )
+    else:
+        ok = False
+        reasons.append(
+            f"{policy.metric} {new:.4f} vs champion {old:.4f} "
+            f"(needs ≥ +{policy.min_improvement:g}): not better enough"
+        )
+    old_ll, new_ll = champion.metrics["log_loss"], challenger.metrics["log_loss"]
+    if new_ll <= old_ll + policy.max_log_loss_increase:
+        reasons.append(f"log_loss {new_ll:.4f} vs {old_ll:.4f}: within tolerance")
+    else:
+        ok = False
+        reasons.append(
+            f"log_loss {new_ll:.4f} vs {old_ll:.4f}: worse by more than "
+            f"{policy.max_log_loss_increase:g}"
+        )
+    key = "demographic_parity_difference"
+    if key in champion.metrics and key in challenger.metrics:
+        old_dp, new_dp = champion.metrics[key], challenger.metrics[key]
+        if new_dp <= old_dp + policy.max_fairness_regression:
+            reasons.append(f"{key} {new_dp:.4f} vs {old_dp:.4f}: within tolerance")
+        else:
+            ok = False
+            reasons.append(
+                f"{key} {new_dp:.4f} vs {old_dp:.4f}: fairness worse by more than "
+                f"{policy.max_fairness_regression:g}"
+            )
+    return ok, reasons
+
+
+def challenge_champion(
+    ws: Workspace,
+    model: str,
+    *,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    spec: FeatureSpec,
+    target: str,
+    positive_class: str,
+    sensitive: str | None = None,
+    dataset_version: DatasetVersion | None = None,
+    trigger: Sequence[str] = (),
+    policy: PromotionPolicy | None = None,
+    candidates: Sequence[str] = ("logistic_regression", "hist_gradient_boosting"),
+    say: Callable[[str], None] | None = None,
+) -> LoopOutcome:
+    """Retrain on ``train``, compare with ``model@champion`` on ``holdout``, decide, record.
+
+    The challenger is registered (alias ``challenger``); if it wins it also takes the
+    ``champion`` alias. The decision, its reasons, the trigger and both evaluations are
+    stored as a ``LoopDecision``.
+    """
+    policy = policy or PromotionPolicy()
+    champion_loaded = load_model(ws, f"{model}@champion")
+    champion = champion_loaded.version
+    selection = select_model(
+        ws,
+        train,
+        target=target,
+        spec=spec,
+        candidates=candidates,
+        dataset_version=dataset_version,
+        experiment="retraining",
+        tags={"challenger_for": champion.id},
+        say=say,
+    )
+    champion_eval = evaluate_classifier(
+        champion_loaded.model,
+        holdout,
+        target=target,
+        positive_class=positive_class,
+        sensitive=sensitive,
+    )
+    challenger_eval = evaluate_classifier(
+        selection.pipeline,
+        holdout,
+        target=target,
+        positive_class=positive_class,
+        sensitive=sensitive,
+    )
+    challenger = register_model(
+        ws,
+        model,
+        selection.pipeline,
+        signature=champion.signature,
+        target=target,
+        classes=selection.classes,
+        metrics=challenger_eval.metrics,
+        run_id=selection.run_id,
+        dataset_version_id=dataset_version.id if dataset_version else None,
+        aliases=("challenger",),
+    )
+    promoted, reasons = decide(champion_eval, challenger_eval, policy)
+    if promoted:
+        challenger = set_alias(ws, model, "champion", challenger.version)
+    detail = {
+        "trigger": list(trigger),
+        "policy": {
+            "metric": policy.metric,
+            "min_improvement": policy.min_improvement,
+            "max_log_loss_increase": policy.max_log_loss_increase,
+            "max_fairness_regression": policy.max_fairness_regression,
+        },
+        "champion_metrics": champion_eval.metrics,
+        "challenger_metrics": challenger_eval.metrics,
+        "holdout_rows": len(holdout),
+        "train_rows": len(train),
+    }
+    verdict = "promote" if promoted else "keep"
+    with ws.action("loop.decide", f"model:{model}", decision=verdict) as act:
+        decision = ws.metadata.decisions.record(
+            model,
+            champion_version_id=champion.id,
+            challenger_version_id=challenger.id,
+            decision=verdict,
+            reasons=reasons,
+            detail=detail,
+            audit=act.ok_event(),
+        )
+    return LoopOutcome(
+        decision, champion, challenger, champion_eval, challenger_eval, promoted, tuple(reasons)
+    )

@@ -1,0 +1,159 @@
+"""Model selection by cross-validation; every candidate is a tracked run."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from closedloop.core import DatasetVersion
+from closedloop.errors import InvalidArgumentError
+from closedloop.features import FeatureSpec
+from closedloop.tracking import start_run
+from closedloop.training._candidates import get_candidate
+from closedloop.workspace import Workspace
+
+__all__ = ["CandidateResult", "Selection", "select_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateResult:
+    """One candidate's cross-validated scores."""
+
+    name: str
+    run_id: str
+    scores: dict[str, float]
+    fold_scores: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The outcome of model selection.
+
+    Attributes:
+        best: The winning candidate.
+        results: Every candidate, in the order tried.
+        pipeline: The winner refitted on all the training data (features + model).
+        classes: Class labels in ``predict_proba`` column order.
+        metric: The selection metric (higher is better).
+        run_id: The refit run, which holds the final pipeline (``model/pipeline.pkl``).
+    """
+
+    best: CandidateResult
+    results: list[CandidateResult]
+    pipeline: Any
+    classes: list[str]
+    metric: str
+    run_id: str
+
+
+def select_model(
+    ws: Workspace,
+    data: pd.DataFrame,
+    *,
+    target: str,
+    spec: FeatureSpec,
+    candidates: Sequence[str] = ("logistic_regression", "hist_gradient_boosting"),
+    dataset_version: DatasetVersion | None = None,
+    cv: int = 5,
+    experiment: str = "training",
+    seed: int = 0,
+    tags: dict[str, str] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Selection:
+    """Cross-validate classification candidates and refit the best on all of ``data``.
+
+    Each candidate becomes a run with its params, the feature spec, its per-fold and mean
+    ROC-AUC and log loss, and a link to the dataset version. The selection metric is mean
+    cross-validated ROC-AUC; the winner is refitted on all the data in a run of its own that
+    stores the fitted pipeline.
+
+    Raises:
+        InvalidArgumentError: The target is missing, not binary, or a candidate is unknown.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.pipeline import Pipeline
+
+    if target not in data.columns:
+        raise InvalidArgumentError(f"target {target!r} is not a column of the training data")
+    y = data[target].astype(str)
+    if y.nunique() != 2:
+        raise InvalidArgumentError(
+            f"target {target!r} has {y.nunique()} classes; this selection handles binary "
+            "classification",
+            hint="give a two-class target",
+        )
+    x = data[spec.columns]
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    results: list[CandidateResult] = []
+    for name in candidates:
+        candidate = get_candidate(name)
+        if candidate.task != "classification":
+            raise InvalidArgumentError(f"candidate {name!r} is a {candidate.task} model")
+        pipeline = Pipeline([("features", spec.build()), ("model", candidate.make(seed))])
+        params: dict[str, Any] = {
+            "candidate": name,
+            "loss": candidate.loss,
+            "cv_folds": cv,
+            "seed": seed,
+            "target": target,
+            "features": spec.to_dict(),
+            **{f"model.{k}": v for k, v in pipeline.named_steps["model"].get_params().items()},
+        }
+        with start_run(
+            ws, experiment, name=name, params=params, tags={"stage": "selection", **(tags or {})}
+        ) as run:
+            if dataset_version is not None:
+                run.log_input("dataset", dataset_version.id, "train")
+            cv_result = cross_validate(
+                pipeline, x, y, cv=folds, scoring=("roc_auc", "neg_log_loss"), n_jobs=1
+            )
+            aucs = [float(v) for v in cv_result["test_roc_auc"]]
+            losses = [float(-v) for v in cv_result["test_neg_log_loss"]]
+            for fold, (auc, loss) in enumerate(zip(aucs, losses, strict=True)):
+                run.log_metrics({"cv_fold_roc_auc": auc, "cv_fold_log_loss": loss}, step=fold)
+            scores = {
+                "cv_roc_auc": float(sum(aucs) / len(aucs)),
+                "cv_roc_auc_std": float(pd.Series(aucs).std(ddof=0)),
+                "cv_log_loss": float(sum(losses) / len(losses)),
+                "cv_fit_seconds": float(sum(cv_result["fit_time"])),
+            }
+            run.log_metrics(scores)
+        results.append(CandidateResult(name, run.id, scores, aucs))
+        if say is not None:
+            say(
+                f"candidate {name}: CV ROC-AUC {scores['cv_roc_auc']:.4f} "
+                f"± {scores['cv_roc_auc_std']:.4f}, log loss {scores['cv_log_loss']:.4f} "
+                f"(run {run.id[:12]})"
+            )
+    best = max(results, key=lambda r: r.scores["cv_roc_auc"])
+    final = Pipeline([("features", spec.build()), ("model", get_candidate(best.name).make(seed))])
+    final_params = {
+        "candidate": best.name,
+        "selected_by": "cv_roc_auc",
+        "candidate_runs": [r.run_id for r in results],
+        "target": target,
+        "features": spec.to_dict(),
+        "seed": seed,
+    }
+    with start_run(
+        ws,
+        experiment,
+        name=f"{best.name} (refit)",
+        params=final_params,
+        tags={"stage": "refit", **(tags or {})},
+    ) as run:
+        if dataset_version is not None:
+            run.log_input("dataset", dataset_version.id, "train")
+        final.fit(x, y)
+        run.log_metrics({"cv_roc_auc": best.scores["cv_roc_auc"], "train_rows": float(len(x))})
+        buffer = io.BytesIO()
+        pickle.dump(final, buffer, protocol=5)
+        run.log_bytes(buffer.getvalue(), "model/pipeline.pkl")
+    if say is not None:
+        say(f"selected {best.name}; refitted on {len(x)} rows (run {run.id[:12]})")
+    return Selection(best, results, final, [str(c) for c in final.classes_], "cv_roc_auc", run.id)
