@@ -121,7 +121,7 @@ def run_lifecycle(
         train_version = first.version
         say(
             f"[1 ingest] {train_version.id} v{train_version.version}: {train_version.n_rows} rows "
-            f"× {train_version.n_columns} columns; ingesting again gives "
+            f"and {train_version.n_columns} columns; ingesting again gives "
             f"{again.version.id} ({'same' if again.version == train_version else 'NEW'} version)"
         )
         train = data.load(ws, train_version)
