@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from lifecycle_support import make_frame
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -9,6 +8,7 @@ from sklearn.pipeline import make_pipeline
 from closedloop.errors import InvalidArgumentError
 from closedloop.evaluation import compare, evaluate_classifier
 from closedloop.features import FeatureSpec
+from lifecycle_support import make_frame
 
 
 @pytest.fixture(scope="module")

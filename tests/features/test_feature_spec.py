@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lifecycle_support import SCHEMA, make_frame
 
 from closedloop.errors import InvalidArgumentError
 from closedloop.features import FeatureSpec
+from lifecycle_support import SCHEMA, make_frame
 
 
 def test_from_schema_splits_numeric_and_categorical() -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from lifecycle_support import SCHEMA, make_frame
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline
 
@@ -9,6 +8,7 @@ from closedloop.evaluation import Evaluation
 from closedloop.features import FeatureSpec
 from closedloop.loop import PromotionPolicy, challenge_champion, decide
 from closedloop.workspace import Workspace
+from lifecycle_support import SCHEMA, make_frame
 
 SPEC = FeatureSpec(numeric=("age", "hours"), categorical=("group", "job"))
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from lifecycle_support import SCHEMA, make_frame
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -9,6 +8,7 @@ from closedloop import registry
 from closedloop.errors import ArtifactIntegrityError, InvalidArgumentError, NotFoundError
 from closedloop.features import FeatureSpec
 from closedloop.workspace import Workspace
+from lifecycle_support import SCHEMA, make_frame
 
 SPEC = FeatureSpec(numeric=("age", "hours"), categorical=("group", "job"))
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from lifecycle_support import make_frame
 
 from closedloop.errors import InvalidArgumentError
 from closedloop.features import FeatureSpec
 from closedloop.tracking import get_run, read_artifact
 from closedloop.training import CANDIDATES, get_candidate, select_model
 from closedloop.workspace import Workspace
+from lifecycle_support import make_frame
 
 SPEC = FeatureSpec(numeric=("age", "hours"), categorical=("group", "job"))
 
