@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 
-from closedloop.core import AuditEvent, Metric, RunInput, RunStatus
+from closedloop.core import (
+    AuditEvent,
+    ColumnSchema,
+    LogicalType,
+    Metric,
+    Prediction,
+    RunInput,
+    RunStatus,
+    TableSchema,
+)
 from closedloop.errors import (
     AlreadyExistsError,
     FilterSyntaxError,
@@ -316,3 +325,106 @@ class MetadataStoreContract:
         assert [e.actor for e in store.list_audit_events(action="run.delete")] == ["bob"]
         assert [e.time for e in store.list_audit_events(since=2)] == [3, 2]
         assert len(store.list_audit_events(limit=1)) == 1
+
+    # lifecycle stores -----------------------------------------------------------------------
+    def test_dataset_versions(self, store: MetadataStore) -> None:
+        schema = TableSchema((ColumnSchema("a", LogicalType.INTEGER, nullable=False),))
+        first, created = store.datasets.add_version(
+            "d",
+            digest=_DIGEST_A,
+            n_rows=3,
+            n_columns=1,
+            schema=schema,
+            source="x.csv",
+            source_digest=None,
+        )
+        same, created_again = store.datasets.add_version(
+            "d",
+            digest=_DIGEST_A,
+            n_rows=3,
+            n_columns=1,
+            schema=schema,
+            source="x.csv",
+            source_digest=None,
+        )
+        second, _ = store.datasets.add_version(
+            "d",
+            digest=_DIGEST_B,
+            n_rows=4,
+            n_columns=1,
+            schema=schema,
+            source="y.csv",
+            source_digest=None,
+            parents=[first.id],
+        )
+        assert (created, created_again) == (True, False)
+        assert same == first
+        assert (first.version, second.version) == (1, 2)
+        assert first.id == "d@" + "a" * 12
+        assert second.parents == (first.id,)
+        assert store.datasets.get_version("d@latest") == second
+        assert store.datasets.get_version("d/1") == first
+        assert store.datasets.get_version("d@aaaa") == first
+        assert first.schema == schema
+        assert [v.id for v in store.datasets.list_versions("d")] == [first.id, second.id]
+        assert _DIGEST_A in store.referenced_digests()
+        with pytest.raises(NotFoundError):
+            store.datasets.get_version("d/9")
+
+    def test_model_versions_and_aliases(self, store: MetadataStore) -> None:
+        sig = TableSchema((ColumnSchema("a", LogicalType.FLOAT),))
+        v1 = store.models.create_version(
+            "m",
+            artifact_digest=_DIGEST_A,
+            signature=sig,
+            target="y",
+            classes=["0", "1"],
+            metrics={"auc": 0.7},
+        )
+        v2 = store.models.create_version(
+            "m",
+            artifact_digest=_DIGEST_B,
+            signature=sig,
+            target="y",
+            classes=["0", "1"],
+            metrics={"auc": 0.8},
+        )
+        assert (v1.id, v2.id) == ("m/1", "m/2")
+        assert store.models.set_alias("m", "champion", 1).aliases == ("champion",)
+        assert store.models.get_version("m@champion").id == "m/1"
+        store.models.set_alias("m", "champion", 2)
+        assert store.models.get_version("m@champion").id == "m/2"
+        assert store.models.get_version("m@latest").metrics == {"auc": 0.8}
+        assert [v.aliases for v in store.models.list_versions("m")] == [(), ("champion",)]
+        store.models.delete_alias("m", "champion")
+        with pytest.raises(NotFoundError):
+            store.models.get_version("m@champion")
+        with pytest.raises(NotFoundError):
+            store.models.delete_alias("m", "champion")
+        assert {_DIGEST_A, _DIGEST_B} <= store.referenced_digests()
+
+    def test_prediction_log_and_decisions(self, store: MetadataStore) -> None:
+        items = [
+            Prediction("req1", i, 100 + i, "m/1", {"a": i, "b": None}, {"label": "x"}, 1.5)
+            for i in range(3)
+        ]
+        store.predictions.append(items, audit=AuditEvent(1, "u", "model.predict", "m", "ok"))
+        store.predictions.append([Prediction("req2", 0, 200, "m/2", {"a": 9}, "y", 0.5)])
+        assert store.predictions.count() == 4
+        assert store.predictions.count("m/1") == 3
+        assert store.predictions.list("m/1", since=101) == items[1:]
+        assert store.predictions.list(until=101, limit=5) == items[:1]
+        assert store.list_audit_events(action="model.predict")[0].resource == "m"
+        with pytest.raises(AlreadyExistsError):
+            store.predictions.append([items[0]])
+        d = store.decisions.record(
+            "m",
+            champion_version_id="m/1",
+            challenger_version_id="m/2",
+            decision="promote",
+            reasons=["better"],
+            detail={"auc": 0.9},
+        )
+        assert store.decisions.list("m") == [d]
+        assert d.id > 0
+        assert store.decisions.list("other") == []
