@@ -34,7 +34,10 @@ class DatasetStore(Protocol):
         parents: Sequence[str] = (),
         audit: AuditEvent | None = None,
     ) -> tuple[DatasetVersion, bool]:
-        """Record a version, or return the one with the same digest; says if it is new."""
+        """Record a version, or return the one with the same digest; says if it is new.
+
+        ``audit`` is written in every case (the ingest happened even when it added nothing).
+        """
         ...
 
     def get_version(self, ref: str) -> DatasetVersion:

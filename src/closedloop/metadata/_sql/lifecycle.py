@@ -81,6 +81,9 @@ class SqlDatasetStore:
         """
         existing = self._find(dataset, digest)
         if existing is not None:
+            if audit is not None:  # the action happened even though nothing new was stored
+                with self._db.write() as conn:
+                    self._db.audit(conn, audit)
             return existing, False
         with self._db.write() as conn:
             dataset_id = _named_id(conn, datasets, dataset, self._db)
@@ -114,7 +117,7 @@ class SqlDatasetStore:
                         created_at=now_ms(),
                     )
                 )
-                self._db.audit(conn, audit)
+            self._db.audit(conn, audit)
         found = self._find(dataset, digest)
         assert found is not None
         return found, again is None
