@@ -141,8 +141,7 @@ def _store(
     inferred = infer_schema(df)
     data = to_parquet_bytes(df)
     blob = ws.artifacts.put_bytes(data)
-    # The store writes the event only when it inserts, so it may say created=True already.
-    act.update(digest=blob.digest, n_rows=len(df), n_columns=len(df.columns), created=True)
+    act.update(digest=blob.digest, n_rows=len(df), n_columns=len(df.columns))
     version, created = ws.metadata.datasets.add_version(
         dataset,
         digest=blob.digest,
@@ -154,8 +153,6 @@ def _store(
         parents=parent_ids,
         audit=act.ok_event(),
     )
-    if not created:
-        act.update(version=version.id, created=False)
     return IngestResult(version, created, report)
 
 
