@@ -12,7 +12,8 @@ stable ``code`` (shown by the CLI and mapped to an HTTP status by the REST layer
     ├── AlreadyExistsError
     ├── InvalidArgumentError (also ValueError)
     │   ├── FilterSyntaxError
-    │   └── DataValidationError
+    │   ├── DataValidationError
+    │   └── NotFittedError (also AttributeError)
     ├── PermissionDeniedError
     ├── ConfigurationError
     │   └── UnsupportedBackendError
@@ -38,6 +39,7 @@ __all__ = [
     "FilterSyntaxError",
     "InvalidArgumentError",
     "KeyNotFoundError",
+    "NotFittedError",
     "NotFoundError",
     "PermissionDeniedError",
     "RunStateError",
@@ -117,6 +119,12 @@ class DataValidationError(InvalidArgumentError):
     def __init__(self, message: str, *, hint: str | None = None, report: object = None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+
+class NotFittedError(InvalidArgumentError, AttributeError):
+    """An estimator-like component was used before ``fit``."""
+
+    code = "NOT_FITTED"
 
 
 class PermissionDeniedError(ClosedLoopError):

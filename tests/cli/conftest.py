@@ -8,7 +8,7 @@ from cli_support import MODEL_BYTES, NOTES, Cli, Populated, Result
 from rich.console import Console
 
 import closedloop
-from closedloop.cli import _admin, _app, _artifacts, _runs, _state
+from closedloop.cli import _admin, _app, _artifacts, _data, _models, _monitor, _runs, _state
 from closedloop.cli._app import main
 
 
@@ -32,7 +32,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     err = Console(
         width=400, color_system=None, force_terminal=False, legacy_windows=False, stderr=True
     )
-    for module in (_state, _admin, _runs, _artifacts):
+    for module in (_state, _admin, _runs, _artifacts, _data, _models, _monitor):
         monkeypatch.setattr(module, "console", out)
     for module in (_state, _app):
         monkeypatch.setattr(module, "err_console", err)

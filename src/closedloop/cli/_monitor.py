@@ -1,0 +1,115 @@
+"""``closedloop monitor …``: check a model's logged traffic for drift."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from closedloop import data
+from closedloop.cli._state import console, state
+from closedloop.errors import InvalidArgumentError
+from closedloop.monitoring import monitor_drift
+
+__all__ = ["app", "parse_time"]
+
+app = typer.Typer(help="Monitor served models: input drift.", no_args_is_help=True)
+
+TimeOption = Annotated[
+    str | None,
+    typer.Option(help="ISO 8601 time (UTC unless it names a zone) or epoch milliseconds."),
+]
+
+
+@app.command("drift")
+def drift(
+    ctx: typer.Context,
+    model_ref: Annotated[
+        str, typer.Argument(help="Model version: name/<number>, name@alias or name@latest.")
+    ],
+    reference: Annotated[
+        str,
+        typer.Option(
+            "--reference", "-r", help="Reference dataset version, e.g. churn@latest or churn/1."
+        ),
+    ],
+    since: TimeOption = None,
+    until: TimeOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the HTML report to this file.")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level of the tests.")] = 0.05,
+    psi_threshold: Annotated[
+        float, typer.Option("--psi-threshold", min=0.0, help="Smallest PSI that counts.")
+    ] = 0.1,
+    experiment: Annotated[
+        str, typer.Option("--experiment", "-e", help="Experiment of the recorded run.")
+    ] = "monitoring",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Compare the inputs a model version received with a reference dataset version.
+
+    A feature drifts when its test (KS for numbers, chi-square for categories) has p-value
+    below --alpha and its population stability index is at least --psi-threshold. The
+    check is recorded as a run with the HTML report as artifact drift_report.html.
+    """
+    ws = state(ctx).client().workspace
+    window = (parse_time(since, "--since"), parse_time(until, "--until"))
+    frame = data.load(ws, reference)
+    result = monitor_drift(
+        ws,
+        model_ref,
+        frame,
+        since=window[0],
+        until=window[1],
+        alpha=alpha,
+        psi_threshold=psi_threshold,
+        experiment=experiment,
+    )
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(result.html, encoding="utf-8")
+    if as_json:
+        doc = {
+            "model_version": result.model_version_id,
+            "run_id": result.run_id,
+            "n_predictions": result.n_predictions,
+            "report": result.report.to_dict(),
+            "html": str(output) if output is not None else None,
+        }
+        print(json.dumps(doc, indent=2, allow_nan=False))
+        return
+    console.print(result.report.render())
+    if output is not None:
+        console.print(f"report: {output}", highlight=False)
+    console.print(
+        f"run: {result.run_id} (experiment {experiment}, "
+        f"{result.n_predictions} predictions of {result.model_version_id})",
+        highlight=False,
+    )
+
+
+def parse_time(value: str | None, option: str = "time") -> int | None:
+    """``2024-05-01``, ``2024-05-01T12:00:00+02:00`` or ``1714521600000`` → epoch ms.
+
+    Raises:
+        InvalidArgumentError: Neither an ISO time nor an integer.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{option} {value!r} is not a time",
+            hint="give an ISO 8601 time such as 2024-05-01T12:00:00 or epoch milliseconds",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

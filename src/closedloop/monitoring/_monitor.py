@@ -1,0 +1,186 @@
+"""``monitor_drift``: the workspace verb that checks a model's logged traffic for drift."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from closedloop.core import ModelVersion, Prediction, ms_to_datetime
+from closedloop.errors import InvalidArgumentError
+from closedloop.monitoring._drift import DriftDetector
+from closedloop.monitoring._report import DriftReport
+from closedloop.tracking import start_run
+from closedloop.workspace import Workspace
+
+__all__ = ["MonitorResult", "monitor_drift", "predictions_frame"]
+
+REPORT_ARTIFACT = "drift_report.html"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorResult:
+    """The outcome of :func:`monitor_drift`.
+
+    Attributes:
+        report: Per-feature drift results.
+        run_id: The tracked run that recorded it (experiment ``monitoring`` by default).
+        html: The HTML report, also stored as the run's ``drift_report.html`` artifact.
+        n_predictions: Logged predictions (input rows) in the window.
+        model_version_id: The model version checked (``<model>/<version>``).
+    """
+
+    report: DriftReport
+    run_id: str
+    html: str
+    n_predictions: int
+    model_version_id: str
+
+
+def monitor_drift(
+    ws: Workspace,
+    model_ref: str,
+    reference: pd.DataFrame,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    alpha: float = 0.05,
+    psi_threshold: float = 0.1,
+    bins: int = 10,
+    experiment: str = "monitoring",
+) -> MonitorResult:
+    """Check the inputs a model version received against its reference data.
+
+    The model version's signature says which columns to check and which are numeric. The
+    current data are the ``inputs`` of the predictions logged for that version in
+    ``[since, until)``; values are read as the signature's types (unreadable numbers count
+    as missing). The result is recorded as a run in ``experiment``: metrics
+    ``drift.share``, ``drift.psi.<feature>`` and ``drift.p_value.<feature>``, tags
+    ``model_version``, ``kind=drift`` and ``drifted_features`` (comma-separated), and the
+    HTML page as artifact ``drift_report.html``.
+
+    Args:
+        ws: The workspace.
+        model_ref: ``name/<number>``, ``name@<alias>`` or ``name@latest``.
+        reference: The reference data, e.g. the training frame of the version; it must
+            hold the signature's columns.
+        since: Start of the window, epoch milliseconds (inclusive); default: the first log.
+        until: End of the window, epoch milliseconds (exclusive); default: now.
+        alpha: Significance level of the tests.
+        psi_threshold: Smallest PSI that counts as drift (see ``DriftDetector``).
+        bins: Quantile bins of numeric PSI.
+        experiment: Experiment of the recorded run.
+
+    Returns:
+        The report, the run id, the HTML page and the number of predictions checked.
+
+    Raises:
+        NotFoundError: No such model version.
+        InvalidArgumentError: The window holds no predictions, the reference lacks
+            signature columns, or a parameter is out of range.
+    """
+    if since is not None and until is not None and since >= until:
+        raise InvalidArgumentError(
+            f"the window is empty: since ({since}) is not before until ({until})"
+        )
+    with ws.action("monitor.drift", f"model:{model_ref}") as act:
+        version = ws.metadata.models.get_version(model_ref)
+        act["model_version"] = version.id
+        predictions = ws.metadata.predictions.list(version.id, since=since, until=until)
+        if not predictions:
+            raise InvalidArgumentError(
+                f"no predictions of {version.id} were logged {_window_text(since, until)}",
+                hint="widen the window with since/until, or serve the model first; "
+                "predictions are logged per input row",
+            )
+        names = version.signature.names
+        detector = DriftDetector(
+            version.signature, alpha=alpha, psi_threshold=psi_threshold, bins=bins
+        ).fit(reference)
+        current = predictions_frame(predictions, names)
+        report = detector.score(current)
+        title = (
+            f"Drift of {version.id}: {len(predictions)} predictions {_window_text(since, until)}"
+        )
+        page = report.to_html(title)
+        run_id = _record(
+            ws,
+            version,
+            model_ref,
+            report,
+            page,
+            experiment,
+            len(predictions),
+            since=since,
+            until=until,
+            bins=bins,
+        )
+        act.update(
+            run_id=run_id, n_predictions=len(predictions), drifted=len(report.drifted_features)
+        )
+    return MonitorResult(report, run_id, page, len(predictions), version.id)
+
+
+def predictions_frame(predictions: Sequence[Prediction], columns: Sequence[str]) -> pd.DataFrame:
+    """The ``inputs`` of logged predictions as a frame of ``columns`` (absent keys → missing).
+
+    Values keep their logged Python types (object columns); ``DriftDetector`` reads them as
+    the schema's types, so an integer category with gaps does not turn into floats here.
+    """
+    records = [dict(p.inputs) for p in predictions]
+    return pd.DataFrame(records, columns=list(columns), dtype=object)
+
+
+def _record(
+    ws: Workspace,
+    version: ModelVersion,
+    model_ref: str,
+    report: DriftReport,
+    page: str,
+    experiment: str,
+    n_predictions: int,
+    *,
+    since: int | None,
+    until: int | None,
+    bins: int,
+) -> str:
+    """Record the check as a finished run; returns its id."""
+    metrics = {"drift.share": report.share_drifted}
+    for f in report.features:
+        metrics[f"drift.psi.{f.name}"] = f.psi
+        metrics[f"drift.p_value.{f.name}"] = f.p_value
+    with start_run(
+        ws,
+        experiment,
+        name=f"drift {model_ref}",
+        params={
+            "alpha": report.alpha,
+            "psi_threshold": report.psi_threshold,
+            "bins": bins,
+            "n_predictions": n_predictions,
+            "reference_rows": report.reference_rows,
+            **({"since": since} if since is not None else {}),
+            **({"until": until} if until is not None else {}),
+        },
+        tags={"model_version": version.id, "kind": "drift"},
+    ) as run:
+        run.log_input("model", version.id)
+        run.log_metrics(metrics)
+        run.set_tags({"drifted_features": ",".join(report.drifted_features)})
+        run.log_text(page, REPORT_ARTIFACT)
+    return run.id
+
+
+def _window_text(since: int | None, until: int | None) -> str:
+    def fmt(ms: int) -> str:
+        dt = ms_to_datetime(ms)
+        return "?" if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    if since is None and until is None:
+        return "so far"
+    if until is None:
+        return f"since {fmt(since)}" if since is not None else ""
+    if since is None:
+        return f"before {fmt(until)}"
+    return f"from {fmt(since)} to {fmt(until)}"

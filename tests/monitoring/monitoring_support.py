@@ -1,0 +1,64 @@
+"""Data and records shared by the monitoring tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from closedloop.core import ColumnSchema, LogicalType, ModelVersion, Prediction, TableSchema
+from closedloop.workspace import Workspace
+
+SIGNATURE = TableSchema(
+    (
+        ColumnSchema("age", LogicalType.INTEGER),
+        ColumnSchema("income", LogicalType.FLOAT),
+        ColumnSchema("color", LogicalType.CATEGORY),
+    )
+)
+T_OLD, T_NEW = 1_700_000_000_000, 1_700_000_600_000  # two batches ten minutes apart
+
+
+def register(ws: Workspace) -> ModelVersion:
+    return ws.metadata.models.create_version(
+        "m",
+        artifact_digest="sha256:" + "0" * 64,
+        signature=SIGNATURE,
+        target="y",
+        classes=("0", "1"),
+        metrics={},
+    )
+
+
+def log_predictions(ws: Workspace, version: ModelVersion, frame: pd.DataFrame, t0: int) -> None:
+    ws.metadata.predictions.append(
+        [
+            Prediction(
+                request_id=f"req-{t0}-{i // 10}",
+                row=i % 10,
+                time=t0 + i,
+                model_version_id=version.id,
+                inputs={**record, "extra": "ignored"},
+                output=1,
+                latency_ms=1.0,
+            )
+            for i, record in enumerate(frame.to_dict(orient="records"))
+        ]
+    )
+
+
+def people(
+    n: int,
+    seed: int,
+    *,
+    age_shift: float = 0.0,
+    colors: tuple[float, float, float] = (0.5, 0.3, 0.2),
+) -> pd.DataFrame:
+    """``n`` rows of age (integer), income (float) and color (category), from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": (rng.normal(40, 12, n) + age_shift).round().astype("int64"),
+            "income": rng.lognormal(10, 0.5, n),
+            "color": rng.choice(["red", "green", "blue"], n, p=list(colors)),
+        }
+    )

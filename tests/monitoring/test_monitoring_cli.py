@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+import typer
+from monitoring_support import T_NEW, T_OLD, log_predictions, people, register
+from rich.console import Console
+
+from closedloop import data
+from closedloop.cli import _monitor
+from closedloop.cli._monitor import parse_time
+from closedloop.cli._state import CliState
+from closedloop.errors import InvalidArgumentError
+from closedloop.workspace import Workspace
+
+Invoke = Callable[..., str]
+
+
+@pytest.fixture
+def invoke(
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Invoke:
+    """Run ``closedloop monitor ...`` in-process on the workspace; returns stdout.
+
+    The sub-app is mounted as the lead registers it (``app.add_typer(_monitor.app,
+    name="monitor")``) under a root that opens the workspace like ``cli._app`` does.
+    """
+    root = typer.Typer()
+
+    @root.callback()
+    def main(ctx: typer.Context, workspace: Annotated[str, typer.Option("-w")]) -> None:
+        ctx.obj = CliState(workspace=workspace)
+        ctx.call_on_close(ctx.obj.close)
+
+    root.add_typer(_monitor.app, name="monitor")
+    monkeypatch.setattr(_monitor, "console", Console(width=300, color_system=None))
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        root(["-w", str(tmp_path), "monitor", *args], standalone_mode=False)
+        return capsys.readouterr().out
+
+    return run
+
+
+@pytest.fixture
+def served(workspace: Workspace) -> str:
+    """m/1 with an unshifted batch at T_OLD and a drifted one at T_NEW; the reference ref/1."""
+    version = register(workspace)
+    log_predictions(workspace, version, people(800, seed=2), T_OLD)
+    log_predictions(workspace, version, people(800, seed=3, age_shift=10), T_NEW)
+    return data.ingest_frame(workspace, people(2000, seed=1), "ref", source="test").version.id
+
+
+def test_drift_prints_the_table_writes_the_page_and_names_the_run(
+    invoke: Invoke, served: str, tmp_path: Path, workspace: Workspace
+) -> None:
+    out_file = tmp_path / "out" / "report.html"
+    out = invoke("drift", "m/1", "--reference", served, "--since", str(T_NEW), "-o", str(out_file))
+    assert "age" in out
+    assert "income" in out
+    assert "color" in out
+    assert "DRIFT" in out
+    assert "PSI ≥ 0.1" in out
+    assert out_file.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    run_line = next(line for line in out.splitlines() if line.startswith("run: "))
+    run_id = run_line.split()[1]
+    assert workspace.metadata.get_run(run_id).tags["drifted_features"] == "age"
+
+
+def test_drift_json_and_iso_window(invoke: Invoke, served: str) -> None:
+    until = "2023-11-14T22:13:20.001"  # T_OLD + 1 ms as UTC ISO text: only the first row
+    doc = json.loads(invoke("drift", "m/1", "-r", served, "--until", until, "--json"))
+    assert doc["n_predictions"] == 1
+    assert doc["model_version"] == "m/1"
+    assert [f["name"] for f in doc["report"]["features"]] == ["age", "income", "color"]
+
+
+def test_parse_time() -> None:
+    assert parse_time(None) is None
+    assert parse_time("1700000000000") == T_OLD
+    assert parse_time("2023-11-14T22:13:20") == T_OLD
+    assert parse_time("2023-11-14T23:13:20+01:00") == T_OLD
+    with pytest.raises(InvalidArgumentError, match="--since"):
+        parse_time("yesterday", "--since")
