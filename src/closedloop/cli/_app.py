@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from closedloop import __version__
-from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs
+from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs, _serve
 from closedloop.cli._state import CliState, err_console, workspace_path
 from closedloop.errors import ClosedLoopError
 
@@ -55,6 +55,7 @@ def root(
 
 app.command("init")(_admin.init)
 app.command("demo")(_admin.demo)
+app.command("serve")(_serve.serve)
 app.command("doctor")(_admin.doctor)
 app.command("gc")(_admin.gc)
 app.command("experiments")(_admin.experiments)
