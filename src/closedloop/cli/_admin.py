@@ -21,7 +21,16 @@ from closedloop.errors import ClosedLoopError
 from closedloop.metadata import get_metadata_store, mask_uri
 from closedloop.workspace import Workspace, current_actor, resolve_location
 
-__all__ = ["audit", "db_app", "doctor", "experiments", "gc", "init"]
+__all__ = [
+    "audit",
+    "db_app",
+    "demo",
+    "doctor",
+    "experiments",
+    "gc",
+    "init",
+    "quickstart",
+]
 
 db_app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
 
@@ -67,19 +76,34 @@ def demo(
     path: Annotated[Path, typer.Argument(help="Workspace folder for the demo.")] = Path(
         "demo-workspace"
     ),
+    sample: Annotated[
+        int | None, typer.Option(min=500, help="Use this many Adult training rows (quick run).")
+    ] = None,
+    cv: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
+) -> None:
+    """Run the whole lifecycle on Adult, from ingestion to one turn of the loop."""
+    from closedloop.demo import run_lifecycle
+
+    result = run_lifecycle(path, sample=sample, cv=cv, say=console.print)
+    console.print("\n[bold]where to look:[/]")
+    console.print(f"  closedloop -w {path} runs list")
+    console.print(f"  closedloop -w {path} data list")
+    console.print(f"  closedloop -w {path} models list adult")
+    console.print(f"  closedloop -w {path} models decisions adult")
+    console.print(f"  closedloop -w {path} models predictions adult@champion")
+    for report in result.reports:
+        console.print(f"  {report}")
+
+
+def quickstart(
+    path: Annotated[Path, typer.Argument(help="Workspace folder.")] = Path("quickstart-workspace"),
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs per candidate.")] = 30,
 ) -> None:
-    """Train and track two real candidate models, then show where to look."""
+    """Track two candidate models on the breast-cancer data (a minute of run tracking)."""
     from closedloop.demo import run_quickstart
 
     result = run_quickstart(path, epochs=epochs, say=console.print)
-    console.print("\n[bold]look at it:[/]")
-    console.print(f"  closedloop -w {path} runs list")
-    console.print(f"  closedloop -w {path} runs show {result.best_run_id[:12]}")
-    console.print(f"  closedloop -w {path} runs compare {' '.join(r[:12] for r in result.run_ids)}")
-    console.print(
-        f"  closedloop -w {path} artifacts get {result.best_run_id[:12]} report.json -o -"
-    )
+    console.print(f"\nlook at it: closedloop -w {path} runs show {result.best_run_id[:12]}")
 
 
 def doctor(ctx: typer.Context) -> None:

@@ -55,6 +55,7 @@ def root(
 
 app.command("init")(_admin.init)
 app.command("demo")(_admin.demo)
+app.command("quickstart")(_admin.quickstart)
 app.command("serve")(_serve.serve)
 app.command("doctor")(_admin.doctor)
 app.command("gc")(_admin.gc)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from rich import print as rich_print
 
 from closedloop.config import WORKSPACE_DIR
 from closedloop.core import DatasetVersion, LoopDecision, ModelVersion
@@ -52,6 +53,7 @@ class LifecycleResult:
     bad_batch_message: str
     champion: ModelVersion
     metrics: dict[str, float]
+    bad_request_status: int
     requests_sent: int
     rows_sent: int
     predictions_logged: int
@@ -77,7 +79,7 @@ def run_lifecycle(
     cv: int = 5,
     batch_size: int = 256,
     seed: int = 0,
-    say: Callable[[str], None] = print,
+    say: Callable[[Any], None] = rich_print,
 ) -> LifecycleResult:
     """Run the whole pass in the workspace at ``path`` (created if needed).
 
@@ -88,7 +90,7 @@ def run_lifecycle(
         cv: Cross-validation folds for model selection.
         batch_size: Rows per HTTP request.
         seed: Random seed for sampling, splits and models.
-        say: Where progress lines go.
+        say: Where progress lines (and the drift table, a rich renderable) go.
     """
     import httpx
 
@@ -253,9 +255,7 @@ def run_lifecycle(
                 f"drifted {', '.join(drifted)}; report {out}"
             )
             if label == "b":
-                from rich.console import Console
-
-                Console().print(result.report.render())
+                say(result.report.render())
 
         # 9. close the loop ------------------------------------------------------------------------
         labelled = pd.concat([train, batch_a, batch_b], ignore_index=True)
@@ -294,6 +294,7 @@ def run_lifecycle(
             bad_batch_message=refusal,
             champion=champion,
             metrics=m,
+            bad_request_status=bad_request.status_code,
             requests_sent=requests_sent,
             rows_sent=rows_sent,
             predictions_logged=logged,
