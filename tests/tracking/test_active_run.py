@@ -234,3 +234,19 @@ def test_interpreter_exit_flushes_and_ends(tmp_path: Path, mode: str, status: st
         info = client.get_run(run_id)
         assert info.status.value == status
         assert len(client.get_metric_history(run_id, "m")) == 50
+
+
+def test_new_runs_do_not_postpone_a_due_background_flush(
+    make_workspace: Callable[..., Workspace],
+) -> None:
+    ws = make_workspace(metric_flush_interval=0.3)
+    run = start_run(ws, "exp")
+    run.log_metric("m", 1.0)
+    others = []
+    deadline = time.monotonic() + 3
+    while stored_points(ws, run.id, "m") == 0 and time.monotonic() < deadline:
+        others.append(start_run(ws, "other"))  # each start reschedules the flusher
+        time.sleep(0.05)
+    assert stored_points(ws, run.id, "m") == 1
+    for other in (*others, run):
+        other.end()

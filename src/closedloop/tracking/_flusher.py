@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 import weakref
 from typing import Protocol
 
@@ -42,6 +43,7 @@ class _Flusher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._atexit = False
+        self._flush_requested = False
 
     def register(self, item: Flushable) -> None:
         with self._lock:
@@ -54,9 +56,11 @@ class _Flusher:
                     target=self._loop, name="closedloop-flusher", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()  # let the thread pick up the new item's interval
+        self._wake.set()  # reschedule: the new item may want a shorter interval
 
     def wake(self) -> None:
+        with self._lock:
+            self._flush_requested = True
         self._wake.set()
 
     def unregister(self, item: Flushable) -> None:
@@ -68,10 +72,21 @@ class _Flusher:
             return list(self._items)
 
     def _loop(self) -> None:
+        deadline: float | None = None
         while True:
-            interval = min((i.flush_interval for i in self._snapshot()), default=1.0)
-            self._wake.wait(interval)
+            interval = min((i.flush_interval for i in self._snapshot()), default=None)
+            now = time.monotonic()
+            if interval is None:
+                deadline = None
+            elif deadline is None or now + interval < deadline:
+                deadline = now + interval  # a new item never postpones a due flush
+            woken = self._wake.wait(None if deadline is None else max(0.0, deadline - now))
             self._wake.clear()
+            with self._lock:
+                requested, self._flush_requested = self._flush_requested, False
+            if woken and not requested:
+                continue  # woken only to recompute the deadline: flush nothing early
+            deadline = None
             for item in self._snapshot():  # taken after the wait: includes new items
                 try:
                     item.flush()
