@@ -9,7 +9,16 @@ from typing import Any
 
 from closedloop import tracking
 from closedloop.config import Settings, load_settings
-from closedloop.core import ArtifactRef, AuditEvent, Experiment, Metric, Run, RunPage
+from closedloop.core import (
+    ArtifactRef,
+    AuditEvent,
+    DatasetVersion,
+    Experiment,
+    Metric,
+    ModelVersion,
+    Run,
+    RunPage,
+)
 from closedloop.tracking import ActiveRun, DeleteReport, RunComparison
 from closedloop.workspace import GcReport, InitReport, Workspace
 
@@ -140,6 +149,47 @@ class Client:
     def download_artifact(self, run_id: str, path: str, dest: str | Path | None = None) -> Path:
         """Write an artifact to a file."""
         return tracking.download_artifact(self.workspace, run_id, path, dest)
+
+    # data and models (their packages load on first use: they import pandas/scikit-learn) ----
+    def ingest(self, source: str | Path, dataset: str, **options: Any) -> DatasetVersion:
+        """Ingest a CSV/Parquet/JSON file as an immutable dataset version.
+
+        Keyword arguments go to :func:`closedloop.data.ingest` (``format``, ``options``,
+        ``schema``, ``parents``). The same content always gives the same version.
+        """
+        from closedloop import data
+
+        return data.ingest(self.workspace, source, dataset, **options).version
+
+    def load_dataset(self, ref: str | DatasetVersion) -> Any:
+        """A dataset version as a pandas DataFrame (``name@latest``, ``name/2``, …)."""
+        from closedloop import data
+
+        return data.load(self.workspace, ref)
+
+    def register_model(self, name: str, model: Any, **details: Any) -> ModelVersion:
+        """Register a fitted model; see :func:`closedloop.registry.register_model`."""
+        from closedloop import registry
+
+        return registry.register_model(self.workspace, name, model, **details)
+
+    def load_model(self, ref: str) -> Any:
+        """The estimator registered as ``ref`` (``name@champion``, ``name/3``)."""
+        from closedloop import registry
+
+        return registry.load_model(self.workspace, ref).model
+
+    def get_model_version(self, ref: str) -> ModelVersion:
+        """A registered model version with its signature, lineage and aliases."""
+        from closedloop import registry
+
+        return registry.get_model_version(self.workspace, ref)
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point an alias (``champion``) at a version: promotion and rollback."""
+        from closedloop import registry
+
+        return registry.set_alias(self.workspace, name, alias, version)
 
     # maintenance -------------------------------------------------------------------------------
     def gc(self, *, dry_run: bool = False, grace: timedelta | None = None) -> GcReport:
