@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +31,14 @@ from closedloop.errors import (
 )
 from closedloop.metadata._sql import _engine
 from closedloop.metadata._sql._db import Database, audit_row
+from closedloop.metadata._sql._rows import (
+    check_artifact_path,
+    check_name,
+    check_pairs,
+    hydrate_runs,
+    metric_row,
+    pair_rows,
+)
 from closedloop.metadata._sql._search import (
     compile_filter,
     decode_page_token,
@@ -62,7 +68,6 @@ from closedloop.metadata._sql.tables import (
 
 __all__ = ["SqlMetadataStore"]
 
-_MAX_KEY = 255
 _NAN = float("nan")
 # Aliases: methods take arguments called ``params`` and ``tags`` that shadow the tables.
 _PARAMS, _TAGS = params, tags
@@ -128,8 +133,8 @@ class SqlMetadataStore:
     # projects and experiments ----------------------------------------------------------------
     def get_or_create_experiment(self, project: str, name: str) -> Experiment:
         """Return ``project/name``, creating the project and experiment if needed."""
-        _check_name("project", project)
-        _check_name("experiment", name)
+        check_name("project", project)
+        check_name("experiment", name)
         found = self.find_experiment(project, name)
         if found is not None:
             return found
@@ -216,8 +221,8 @@ class SqlMetadataStore:
     ) -> Run:
         """Insert a running run with its initial params and tags."""
         run_id = run_id or uuid.uuid4().hex
-        p = _check_pairs("param", params or {})
-        t = _check_pairs("tag", tags or {})
+        p = check_pairs("param", params or {})
+        t = check_pairs("tag", tags or {})
         try:
             with self._write() as conn:
                 conn.execute(
@@ -232,9 +237,9 @@ class SqlMetadataStore:
                     )
                 )
                 if p:
-                    conn.execute(insert(_PARAMS), _rows(run_id, p))
+                    conn.execute(insert(_PARAMS), pair_rows(run_id, p))
                 if t:
-                    conn.execute(insert(_TAGS), _rows(run_id, t))
+                    conn.execute(insert(_TAGS), pair_rows(run_id, t))
                 self._db.audit(conn, audit)
         except AlreadyExistsError as e:
             if self.find_experiment_by_id(experiment_id) is None:
@@ -274,43 +279,7 @@ class SqlMetadataStore:
                     f"no run with id {missing[0]}",
                     hint="list runs with `closedloop runs list`",
                 )
-            return self._hydrate(conn, [by_id[i] for i in run_ids])
-
-    def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
-        ids = [r.id for r in rows]
-        if not ids:
-            return []
-        p: dict[str, dict[str, str]] = defaultdict(dict)
-        for run_id, k, v in conn.execute(select(params).where(params.c.run_id.in_(ids))):
-            p[run_id][k] = v
-        t: dict[str, dict[str, str]] = defaultdict(dict)
-        for run_id, k, v in conn.execute(select(tags).where(tags.c.run_id.in_(ids))):
-            t[run_id][k] = v
-        m: dict[str, dict[str, Metric]] = defaultdict(dict)
-        q = select(latest_metrics).where(latest_metrics.c.run_id.in_(ids))
-        for run_id, k, v, step, ts in conn.execute(q):
-            m[run_id][k] = Metric(k, _NAN if v is None else v, step, ts)
-        inputs: dict[str, list[RunInput]] = defaultdict(list)
-        for run_id, kind, ref, name in conn.execute(
-            select(run_inputs).where(run_inputs.c.run_id.in_(ids))
-        ):
-            inputs[run_id].append(RunInput(kind, ref, name))
-        return [
-            Run(
-                id=r.id,
-                experiment_id=r.experiment_id,
-                name=r.name,
-                status=RunStatus(r.status),
-                user=r.user,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                params=p.get(r.id, {}),
-                metrics=m.get(r.id, {}),
-                tags=t.get(r.id, {}),
-                inputs=tuple(inputs.get(r.id, ())),
-            )
-            for r in rows
-        ]
+            return hydrate_runs(conn, [by_id[i] for i in run_ids])
 
     def _require_running(self, conn: Connection, run_id: str) -> None:
         status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
@@ -334,16 +303,16 @@ class SqlMetadataStore:
         audit: AuditEvent | None = None,
     ) -> None:
         """Append metrics and set params/tags (and optionally the status) atomically."""
-        p = _check_pairs("param", params or {})
-        t = _check_pairs("tag", tags or {})
+        p = check_pairs("param", params or {})
+        t = check_pairs("tag", tags or {})
         for mt in metrics:
-            _check_name("metric", mt.key)
+            check_name("metric", mt.key)
         with self._write() as conn:
             self._require_running(conn, run_id)
             if p:
                 self._set_params(conn, run_id, p)
             if t:
-                conn.execute(self._tag_upsert, _rows(run_id, t))
+                conn.execute(self._tag_upsert, pair_rows(run_id, t))
             if metrics:
                 self._insert_metrics(conn, run_id, metrics)
             if status is not None:
@@ -371,19 +340,19 @@ class SqlMetadataStore:
                 )
         new = {k: v for k, v in p.items() if k not in existing}
         if new:
-            conn.execute(insert(params), _rows(run_id, new))
+            conn.execute(insert(params), pair_rows(run_id, new))
 
     def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
         conn.execute(
             insert(metrics),
-            [_metric_row(run_id, m) for m in points],
+            [metric_row(run_id, m) for m in points],
         )
         latest: dict[str, Metric] = {}
         for m in points:
             cur = latest.get(m.key)
             if cur is None or (m.step, m.timestamp) >= (cur.step, cur.timestamp):
                 latest[m.key] = m
-        conn.execute(self._latest_upsert, [_metric_row(run_id, m) for m in latest.values()])
+        conn.execute(self._latest_upsert, [metric_row(run_id, m) for m in latest.values()])
 
     def _build_upserts(self) -> None:
         # Built once: constructing ON CONFLICT statements costs more than running them.
@@ -480,7 +449,7 @@ class SqlMetadataStore:
         with self._read() as conn:
             rows = conn.execute(stmt).all()
             more = len(rows) > max_results
-            found = self._hydrate(conn, rows[:max_results])
+            found = hydrate_runs(conn, rows[:max_results])
         return RunPage(found, encode_page_token(offset + max_results) if more else None)
 
     def count_runs(self, experiment_ids: Sequence[int] | None = None) -> int:
@@ -494,7 +463,7 @@ class SqlMetadataStore:
     # artifacts and inputs ----------------------------------------------------------------------
     def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> ArtifactRef:
         """Attach a blob to a run under ``path`` (replacing what was there)."""
-        path = _check_artifact_path(path)
+        path = check_artifact_path(path)
         now = now_ms()
         with self._write() as conn:
             self._require_running(conn, run_id)
@@ -601,51 +570,6 @@ class SqlMetadataStore:
             )
             for r in rows
         ]
-
-
-def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:
-    value = None if math.isnan(m.value) else m.value  # SQLite cannot store NaN; NULL means NaN
-    return {
-        "run_id": run_id,
-        "key": m.key,
-        "value": value,
-        "step": m.step,
-        "timestamp": m.timestamp,
-    }
-
-
-def _rows(run_id: str, pairs: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"run_id": run_id, "key": k, "value": v} for k, v in pairs.items()]
-
-
-def _check_name(what: str, name: str) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidArgumentError(f"{what} name must be a non-empty string, got {name!r}")
-    if len(name) > _MAX_KEY:
-        raise InvalidArgumentError(
-            f"{what} name {name[:40]!r}… is {len(name)} characters; at most {_MAX_KEY} fit"
-        )
-
-
-def _check_pairs(what: str, pairs: Mapping[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in pairs.items():
-        _check_name(what, k)
-        out[k] = (
-            v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v)
-        )
-    return out
-
-
-def _check_artifact_path(path: str) -> str:
-    clean = path.replace("\\", "/").strip("/")
-    parts = clean.split("/")
-    if not clean or any(p in ("", ".", "..") for p in parts) or len(clean) > 1024:
-        raise InvalidArgumentError(
-            f"artifact path {path!r} is not a clean relative path",
-            hint="use a relative path such as 'model/model.pkl' without '..'",
-        )
-    return clean
 
 
 if TYPE_CHECKING:
