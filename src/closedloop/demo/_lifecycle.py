@@ -137,6 +137,8 @@ def run_lifecycle(
             f"[2 validate] second batch ({len(test)} rows): "
             f"{'accepted' if report.ok else 'refused'}, {len(report.warnings)} warning(s)"
         )
+        if report.issues:
+            say(report.render())
         bad = test.head(50).copy()
         bad["age"] = bad["age"].astype(object)
         bad.loc[bad.index[:7], "age"] = "unknown"
@@ -147,6 +149,9 @@ def run_lifecycle(
             refused, refusal = False, "accepted (unexpected)"
         except DataValidationError as e:
             refused, refusal = True, e.message
+            render = getattr(e.report, "render", None)  # a data.ValidationReport
+            if callable(render):
+                say(render())
         assert len(data.list_versions(ws, "adult")) == versions_before  # nothing stored
         say(f"[2 validate] bad batch refused: {refusal}")
 
