@@ -90,7 +90,7 @@ def demo(
     console.print(f"  closedloop -w {path} data list")
     console.print(f"  closedloop -w {path} models list adult")
     console.print(f"  closedloop -w {path} models decisions adult")
-    console.print(f"  closedloop -w {path} models predictions adult@champion")
+    console.print(f"  closedloop -w {path} models predictions {result.champion.id}")
     for report in result.reports:
         console.print(f"  {report}")
 
