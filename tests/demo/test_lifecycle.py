@@ -64,3 +64,17 @@ def test_the_whole_lifecycle_on_a_sample_of_adult(tmp_path: Path) -> None:
         experiments = {e.name for e in client.list_experiments()}
         assert {"training", "evaluation", "monitoring", "retraining"} <= experiments
     assert any("[9 loop]" in str(line) for line in lines)
+
+
+def test_closedloop_demo_command_runs_the_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from closedloop.cli._app import main
+
+    code = main(["demo", str(tmp_path / "cli-ws"), "--sample", "1500", "--cv", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for step in ("[1 ingest]", "[5 register]", "[7 traffic]", "[8 monitor]", "[9 loop]"):
+        assert step in out
+    assert "where to look" in out
+    assert (tmp_path / "cli-ws" / "reports" / "drift_batch_b.html").is_file()

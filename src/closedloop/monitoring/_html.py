@@ -31,6 +31,13 @@ def fmt_float(value: float, spec: str = ".4f") -> str:
     return "-" if math.isnan(value) else format(value, spec)
 
 
+def fmt_p(value: float) -> str:
+    """A p-value for tables: ``-`` for NaN, ``< 1e-16`` below double precision's resolution."""
+    if math.isnan(value):
+        return "-"
+    return "< 1e-16" if value < 1e-16 else format(value, ".3g")
+
+
 def render_html(report: DriftReport, title: str) -> str:
     """The report as one HTML page (see ``DriftReport.to_html``)."""
     figures = [
@@ -56,6 +63,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = fmt_float
+    env.filters["pvalue"] = fmt_p
     return env
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from closedloop.errors import NotFoundError
-from closedloop.monitoring._html import fmt_float, render_html
+from closedloop.monitoring._html import fmt_float, fmt_p, render_html
 
 __all__ = ["Distribution", "DriftReport", "FeatureDrift", "FeatureKind", "TestName"]
 
@@ -191,7 +191,7 @@ class DriftReport:
                 f.kind,
                 f.test,
                 fmt_float(f.statistic, ".4g"),
-                fmt_float(f.p_value, ".3g"),
+                fmt_p(f.p_value),
                 fmt_float(f.psi),
                 f"{f.current_missing_share:.1%}",
                 Text("DRIFT", style="bold red") if f.drifted else Text("ok", style="green"),

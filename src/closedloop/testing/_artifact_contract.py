@@ -82,7 +82,7 @@ class ArtifactStoreContract:
     @pytest.fixture
     def store(self) -> ArtifactStore:
         """Return an empty store; every subclass must override this fixture."""
-        raise NotImplementedError("subclasses of ArtifactStoreContract provide `store`")
+        pytest.fail("subclasses of ArtifactStoreContract must override the `store` fixture")
 
     # -- puts and reads -------------------------------------------------------------------
 

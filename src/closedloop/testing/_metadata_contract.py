@@ -48,7 +48,7 @@ class MetadataStoreContract:
     @pytest.fixture
     def store(self) -> Any:
         """A fresh store at the head schema. Subclasses must override this fixture."""
-        raise NotImplementedError("subclasses provide the store fixture")
+        pytest.fail("subclasses of MetadataStoreContract must override the `store` fixture")
 
     def _run(self, store: MetadataStore, name: str = "r", **kw: Any) -> str:
         exp = store.get_or_create_experiment(kw.pop("project", "p"), kw.pop("experiment", "e"))
