@@ -1,5 +1,3 @@
-
-
 def test_tiny_p_values_are_shown_as_a_bound() -> None:
     from closedloop.monitoring._html import fmt_p
 
