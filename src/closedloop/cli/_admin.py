@@ -18,7 +18,7 @@ from closedloop.cli._format import fmt_bytes, fmt_time
 from closedloop.cli._state import console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
-from closedloop.metadata import get_metadata_store, mask_uri
+from closedloop.metadata import get_metadata_store, mask_uri, strip_password
 from closedloop.workspace import Workspace, current_actor, resolve_location
 
 __all__ = [
@@ -65,10 +65,17 @@ def init(
         "key file", str(loc.key_file), "created (owner-only)" if report.created_key else "existing"
     )
     console.print(grid)
-    if metadata_uri or artifact_uri:
+    if (metadata_uri or artifact_uri) and report.created_config:
+        console.print("the chosen backends are recorded in .closedloop/closedloop.yaml")
+    elif metadata_uri or artifact_uri:
         console.print(
-            "[yellow]note:[/] put metadata_uri/artifact_uri in .closedloop/closedloop.yaml "
-            "so later commands find them"
+            "[yellow]note:[/] .closedloop/closedloop.yaml already existed: set metadata_uri/"
+            "artifact_uri there so later commands find them"
+        )
+    if metadata_uri and strip_password(metadata_uri) != metadata_uri:
+        console.print(
+            "[yellow]note:[/] the database password is not written to files: give it to later "
+            "commands with PGPASSWORD or ~/.pgpass"
         )
 
 

@@ -7,7 +7,12 @@ from closedloop.metadata._lifecycle_protocol import (
     PredictionLog,
 )
 from closedloop.metadata._protocol import MetadataStore
-from closedloop.metadata._registry import get_metadata_store, mask_uri, metadata_stores
+from closedloop.metadata._registry import (
+    get_metadata_store,
+    mask_uri,
+    metadata_stores,
+    strip_password,
+)
 
 __all__ = [
     "DatasetStore",
@@ -18,4 +23,5 @@ __all__ = [
     "get_metadata_store",
     "mask_uri",
     "metadata_stores",
+    "strip_password",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from closedloop._registry import BackendRegistry
 from closedloop.metadata._protocol import MetadataStore
 
-__all__ = ["get_metadata_store", "mask_uri", "metadata_stores"]
+__all__ = ["get_metadata_store", "mask_uri", "metadata_stores", "strip_password"]
 
 #: Scheme → backend. All SQL dialects map to one SQLAlchemy backend.
 metadata_stores: BackendRegistry[MetadataStore] = BackendRegistry("metadata store")
@@ -21,6 +21,16 @@ def mask_uri(uri: str) -> str:
         credentials, _, host = rest.rpartition("@")
         user, sep, _password = credentials.partition(":")
         return f"{scheme}://{user}{':***' if sep else ''}@{host}"
+    return uri
+
+
+def strip_password(uri: str) -> str:
+    """``uri`` without its password (for files: libpq reads it from PGPASSWORD or .pgpass)."""
+    if "://" in uri and "@" in uri.split("://", 1)[1]:
+        scheme, rest = uri.split("://", 1)
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.partition(":")[0]
+        return f"{scheme}://{user}@{host}"
     return uri
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from closedloop.config import CONFIG_FILE, Settings, load_settings
 from closedloop.core import AuditEvent, now_ms
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
-from closedloop.metadata import MetadataStore, get_metadata_store
+from closedloop.metadata import MetadataStore, get_metadata_store, strip_password
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 
 __all__ = ["Action", "GcReport", "InitReport", "Workspace", "current_actor"]
@@ -164,7 +165,7 @@ class Workspace:
             location.state_dir.mkdir(parents=True, exist_ok=True)
             config = location.state_dir / CONFIG_FILE
             if not config.exists():
-                config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
+                config.write_text(_CONFIG_TEMPLATE + _chosen(settings), encoding="utf-8")
                 created_config = True
             if "://" not in location.artifact_uri:
                 Path(location.artifact_uri).mkdir(parents=True, exist_ok=True)
@@ -257,6 +258,16 @@ class Workspace:
             temp = 0 if dry_run else self.artifacts.cleanup_tmp(grace)
             facts.update(deleted=deleted, bytes_freed=freed)
         return GcReport(seen, deleted, freed, young, temp, dry_run)
+
+
+def _chosen(settings: Settings) -> str:
+    """The backends given at init, as YAML lines, so later commands find them (no password)."""
+    lines = []
+    if settings.metadata_uri:
+        lines.append(f"metadata_uri: {json.dumps(strip_password(settings.metadata_uri))}")
+    if settings.artifact_uri:
+        lines.append(f"artifact_uri: {json.dumps(settings.artifact_uri)}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def current_actor() -> str:
