@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from closedloop.config import find_workspace_root
+from closedloop.workspace import Workspace
 
 PG_ENV = "CLOSEDLOOP_TEST_PG_URL"
 
@@ -21,6 +22,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("CLOSEDLOOP_") and key not in (PG_ENV, "CLOSEDLOOP_REQUIRE_PG"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace at ``tmp_path``, open for the test and closed after it."""
+    Workspace.init(tmp_path)
+    ws = Workspace.open(tmp_path)
+    yield ws
+    ws.close()
 
 
 @pytest.fixture

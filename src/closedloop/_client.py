@@ -229,12 +229,10 @@ def start_run(
     """
     ws = Workspace.open(workspace)
     try:
-        run = tracking.start_run(ws, experiment, **kwargs)
+        return tracking.start_run(ws, experiment, owns_workspace=True, **kwargs)
     except BaseException:
         ws.close()
         raise
-    run._owns_workspace = True
-    return run
 
 
 def search_runs(

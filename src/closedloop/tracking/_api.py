@@ -105,6 +105,7 @@ def start_run(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     synchronous: bool | None = None,
+    owns_workspace: bool = False,
 ) -> ActiveRun:
     """Start a run in ``project/experiment`` (both created on first use).
 
@@ -117,6 +118,8 @@ def start_run(
         tags: Initial tags.
         synchronous: Write every ``log_*`` call before it returns; defaults to the
             ``synchronous_logging`` setting.
+        owns_workspace: Close ``workspace`` when the run ends (for callers that opened it
+            only for this run).
     """
     run_id = uuid.uuid4().hex
     with workspace.action(
@@ -134,7 +137,7 @@ def start_run(
             audit=act.ok_event(),
         )
     sync = workspace.settings.synchronous_logging if synchronous is None else synchronous
-    return ActiveRun(workspace, run, synchronous=sync)
+    return ActiveRun(workspace, run, synchronous=sync, owns_workspace=owns_workspace)
 
 
 def resolve_run_id(workspace: Workspace, prefix: str) -> str:

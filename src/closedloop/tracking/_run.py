@@ -37,7 +37,9 @@ class ActiveRun:
     ``FAILED`` (``KILLED`` for ``KeyboardInterrupt``) and propagates.
     """
 
-    def __init__(self, workspace: Workspace, run: Run, *, synchronous: bool) -> None:
+    def __init__(
+        self, workspace: Workspace, run: Run, *, synchronous: bool, owns_workspace: bool = False
+    ) -> None:
         self._ws = workspace
         self._run = run
         self.synchronous = synchronous
@@ -47,12 +49,10 @@ class ActiveRun:
         self._params: dict[str, str] = {}
         self._tags: dict[str, str] = {}
         self._known_params: dict[str, str] = dict(run.params)
-        self._error: BaseException | None = None
         self._ended = False
         self._steps: dict[str, int] = {}
         self._buffer_size = workspace.settings.metric_buffer_size
-        self._logged = 0
-        self._owns_workspace = False  # set when the run opened the workspace itself
+        self._owns_workspace = owns_workspace
         if not synchronous:
             _flusher.register(self)
 
@@ -232,7 +232,6 @@ class ActiveRun:
             )
 
     def _after_log(self, n: int) -> None:
-        self._logged += n
         pending = len(self._metrics)
         if self.synchronous or pending >= _BACK_PRESSURE * self._buffer_size:
             self.flush()  # durable now, or the background thread has fallen far behind
@@ -254,12 +253,11 @@ class ActiveRun:
                     self._ws.metadata.log_batch(
                         self.id, metrics=metrics, params=params, tags=tags, audit=act.ok_event()
                     )
-            except ClosedLoopError as e:
+            except ClosedLoopError:
                 with self._lock:  # keep the data so a later flush can retry it
                     self._metrics[:0] = metrics
                     self._params = {**params, **self._params}
                     self._tags = {**tags, **self._tags}
-                    self._error = e
                 raise
 
     # ending --------------------------------------------------------------------------------------

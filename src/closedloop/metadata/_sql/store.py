@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from closedloop.core import (
     ArtifactRef,
@@ -451,14 +451,6 @@ class SqlMetadataStore:
             more = len(rows) > max_results
             found = hydrate_runs(conn, rows[:max_results])
         return RunPage(found, encode_page_token(offset + max_results) if more else None)
-
-    def count_runs(self, experiment_ids: Sequence[int] | None = None) -> int:
-        """How many runs exist (in the given experiments)."""
-        stmt = select(func.count()).select_from(runs)
-        if experiment_ids is not None:
-            stmt = stmt.where(runs.c.experiment_id.in_(list(experiment_ids)))
-        with self._read() as conn:
-            return int(conn.execute(stmt).scalar_one())
 
     # artifacts and inputs ----------------------------------------------------------------------
     def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> ArtifactRef:
