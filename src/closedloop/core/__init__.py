@@ -14,6 +14,7 @@ from closedloop.core._entities import (
     now_ms,
 )
 from closedloop.core._lifecycle import DatasetVersion, LoopDecision, ModelVersion, Prediction
+from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
 from closedloop.core._query import (
     ATTRIBUTES,
     And,
@@ -46,6 +47,8 @@ __all__ = [
     "Not",
     "Or",
     "Prediction",
+    "ProgressCallback",
+    "ProgressEvent",
     "OrderBy",
     "Project",
     "Run",
@@ -57,4 +60,5 @@ __all__ = [
     "now_ms",
     "parse_filter",
     "parse_order_by",
+    "report_progress",
 ]
