@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from closedloop._client import Client
+from closedloop.cli._safe import safe_console
 from closedloop.config import Settings, load_settings
 
 __all__ = ["CliState", "console", "err_console", "state"]
 
 # Piped output is read by scripts and people with wide windows: don't squeeze tables to 80.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# Both consoles escape control characters in whatever they print (see cli/_safe.py).
+console = safe_console(width=None if sys.stdout.isatty() else 200)
+err_console = safe_console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 @dataclass
