@@ -50,3 +50,40 @@ def test_selection_refuses_bad_targets(workspace: Workspace) -> None:
 def test_catalog() -> None:
     assert {c.task for c in CANDIDATES.values()} == {"classification", "regression"}
     assert get_candidate("ridge").loss.startswith("squared error")
+
+
+def test_selection_reports_each_fold_and_keeps_cross_validate_scores(
+    workspace: Workspace,
+) -> None:
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.pipeline import Pipeline
+
+    from closedloop.core import ProgressEvent
+
+    frame = make_frame(600)
+    events: list[ProgressEvent] = []
+    sel = select_model(
+        workspace,
+        frame,
+        target="y",
+        spec=SPEC,
+        candidates=["logistic_regression"],
+        cv=4,
+        progress=events.append,
+    )
+    cv_events = [(e.completed, e.total) for e in events if e.task == "cv logistic_regression"]
+    assert cv_events == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert all(e.unit == "folds" for e in events if e.task.startswith("cv "))
+    assert events[-1].task == "refit logistic_regression" and events[-1].finished
+    # Fold by fold gives what one cross_validate call over the same folds gives.
+    pipeline = Pipeline(
+        [("features", SPEC.build()), ("model", get_candidate("logistic_regression").make(0))]
+    )
+    whole = cross_validate(
+        pipeline,
+        frame[SPEC.columns],
+        frame["y"].astype(str),
+        cv=StratifiedKFold(n_splits=4, shuffle=True, random_state=0),
+        scoring="roc_auc",
+    )
+    assert sel.best.fold_scores == pytest.approx(list(whole["test_score"]))

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from closedloop.cli._format import fmt_bytes, fmt_time
-from closedloop.cli._state import console, state
+from closedloop.cli._state import console, err_console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
 from closedloop.metadata import get_metadata_store, mask_uri, strip_password
@@ -89,9 +89,11 @@ def demo(
     cv: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
 ) -> None:
     """Run the whole lifecycle on Adult, from ingestion to one turn of the loop."""
+    from closedloop.cli._progress import progress_bars
     from closedloop.demo import run_lifecycle
 
-    result = run_lifecycle(path, sample=sample, cv=cv, say=console.print)
+    with progress_bars(err_console) as progress:
+        result = run_lifecycle(path, sample=sample, cv=cv, say=console.print, progress=progress)
     console.print("\n[bold]where to look:[/]")
     console.print(f"  closedloop -w {path} runs list")
     console.print(f"  closedloop -w {path} data list")

@@ -21,7 +21,7 @@ import pandas as pd
 from rich import print as rich_print
 
 from closedloop.config import WORKSPACE_DIR
-from closedloop.core import DatasetVersion, LoopDecision, ModelVersion
+from closedloop.core import DatasetVersion, LoopDecision, ModelVersion, ProgressCallback
 from closedloop.errors import DataValidationError
 
 __all__ = ["AGE_SHIFT", "LifecycleResult", "run_lifecycle"]
@@ -80,6 +80,7 @@ def run_lifecycle(
     batch_size: int = 256,
     seed: int = 0,
     say: Callable[[Any], None] = rich_print,
+    progress: ProgressCallback | None = None,
 ) -> LifecycleResult:
     """Run the whole pass in the workspace at ``path`` (created if needed).
 
@@ -91,6 +92,7 @@ def run_lifecycle(
         batch_size: Rows per HTTP request.
         seed: Random seed for sampling, splits and models.
         say: Where progress lines (and the drift table, a rich renderable) go.
+        progress: Hears of each cross-validation fold and refit (training is the long step).
     """
     import httpx
 
@@ -166,6 +168,7 @@ def run_lifecycle(
             cv=cv,
             seed=seed,
             say=lambda m: say(f"[3 train] {m}"),
+            progress=progress,
         )
 
         # 4. evaluate on held-out data ---------------------------------------------------------
@@ -286,6 +289,7 @@ def run_lifecycle(
             dataset_version=combined,
             trigger=trigger,
             say=lambda msg: say(f"[9 retrain] {msg}"),
+            progress=progress,
         )
         verdict = outcome.decision.decision.upper()
         say(f"[9 loop] {outcome.challenger.id} vs {outcome.champion.id}: {verdict}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from closedloop.core import DatasetVersion, LoopDecision, ModelVersion
+from closedloop.core import DatasetVersion, LoopDecision, ModelVersion, ProgressCallback
 from closedloop.evaluation import Evaluation, evaluate_classifier
 from closedloop.features import FeatureSpec
 from closedloop.registry import load_model, register_model, set_alias
@@ -105,6 +105,7 @@ def challenge_champion(
     policy: PromotionPolicy | None = None,
     candidates: Sequence[str] = ("logistic_regression", "hist_gradient_boosting"),
     say: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> LoopOutcome:
     """Retrain on ``train``, compare with ``model@champion`` on ``holdout``, decide, record.
 
@@ -125,6 +126,7 @@ def challenge_champion(
         experiment="retraining",
         tags={"challenger_for": champion.id},
         say=say,
+        progress=progress,
     )
     champion_eval = evaluate_classifier(
         champion_loaded.model,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from closedloop.core import DatasetVersion
+from closedloop.core import DatasetVersion, ProgressCallback, report_progress
 from closedloop.errors import InvalidArgumentError
 from closedloop.features import FeatureSpec
 from closedloop.tracking import start_run
@@ -64,6 +64,7 @@ def select_model(
     seed: int = 0,
     tags: dict[str, str] | None = None,
     say: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Selection:
     """Cross-validate classification candidates and refit the best on all of ``data``.
 
@@ -71,6 +72,9 @@ def select_model(
     ROC-AUC and log loss, and a link to the dataset version. The selection metric is mean
     cross-validated ROC-AUC; the winner is refitted on all the data in a run of its own that
     stores the fitted pipeline.
+
+    Folds are fitted one after another in this process; ``progress`` hears of each one
+    (task ``"cv <candidate>"``, in folds) and of the refit (task ``"refit <candidate>"``).
 
     Raises:
         InvalidArgumentError: The target is missing, not binary, or a candidate is unknown.
@@ -109,18 +113,34 @@ def select_model(
         ) as run:
             if dataset_version is not None:
                 run.log_input("dataset", dataset_version.id, "train")
-            cv_result = cross_validate(
-                pipeline, x, y, cv=folds, scoring=("roc_auc", "neg_log_loss"), n_jobs=1
-            )
-            aucs = [float(v) for v in cv_result["test_roc_auc"]]
-            losses = [float(-v) for v in cv_result["test_neg_log_loss"]]
-            for fold, (auc, loss) in enumerate(zip(aucs, losses, strict=True)):
+            task = f"cv {name}"
+            report_progress(progress, task, 0, cv, "folds")
+            aucs: list[float] = []
+            losses: list[float] = []
+            fit_seconds = 0.0
+            for fold, (train_idx, test_idx) in enumerate(folds.split(x, y)):
+                # One fold at a time (what cross_validate does with n_jobs=1), so each
+                # finished fold is logged and reported as it comes.
+                result = cross_validate(
+                    pipeline,
+                    x,
+                    y,
+                    cv=[(train_idx, test_idx)],
+                    scoring=("roc_auc", "neg_log_loss"),
+                    n_jobs=1,
+                )
+                auc = float(result["test_roc_auc"][0])
+                loss = float(-result["test_neg_log_loss"][0])
+                fit_seconds += float(result["fit_time"][0])
+                aucs.append(auc)
+                losses.append(loss)
                 run.log_metrics({"cv_fold_roc_auc": auc, "cv_fold_log_loss": loss}, step=fold)
+                report_progress(progress, task, fold + 1, cv, "folds")
             scores = {
                 "cv_roc_auc": float(sum(aucs) / len(aucs)),
                 "cv_roc_auc_std": float(pd.Series(aucs).std(ddof=0)),
                 "cv_log_loss": float(sum(losses) / len(losses)),
-                "cv_fit_seconds": float(sum(cv_result["fit_time"])),
+                "cv_fit_seconds": fit_seconds,
             }
             run.log_metrics(scores)
         results.append(CandidateResult(name, run.id, scores, aucs))
@@ -149,7 +169,9 @@ def select_model(
     ) as run:
         if dataset_version is not None:
             run.log_input("dataset", dataset_version.id, "train")
+        report_progress(progress, f"refit {best.name}", 0, 1, "fits")
         final.fit(x, y)
+        report_progress(progress, f"refit {best.name}", 1, 1, "fits")
         run.log_metrics({"cv_roc_auc": best.scores["cv_roc_auc"], "train_rows": float(len(x))})
         buffer = io.BytesIO()
         pickle.dump(final, buffer, protocol=5)
