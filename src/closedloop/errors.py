@@ -20,6 +20,7 @@ stable ``code`` (shown by the CLI and mapped to an HTTP status by the REST layer
     ├── StorageError
     │   ├── SchemaVersionError
     │   └── ArtifactIntegrityError
+    │       └── UnauthenticatedArtifactError
     ├── CryptoError
     │   └── KeyNotFoundError
     └── RunStateError
@@ -45,6 +46,7 @@ __all__ = [
     "RunStateError",
     "SchemaVersionError",
     "StorageError",
+    "UnauthenticatedArtifactError",
     "UnsupportedBackendError",
     "WorkspaceNotFoundError",
 ]
@@ -166,6 +168,16 @@ class ArtifactIntegrityError(StorageError):
 
     code = "ARTIFACT_INTEGRITY"
     exit_code = 10
+
+
+class UnauthenticatedArtifactError(ArtifactIntegrityError):
+    """A stored object is not authenticated by the workspace key, so it cannot be trusted.
+
+    Raised where authentication is required (a model is code once unpickled): the object is
+    plain, so anyone who can write the artifact folder could have planted it.
+    """
+
+    code = "ARTIFACT_UNAUTHENTICATED"
 
 
 class CryptoError(ClosedLoopError):

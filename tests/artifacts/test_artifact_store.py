@@ -17,7 +17,7 @@ import pytest
 
 import closedloop.artifacts as artifacts
 from closedloop.artifacts import BlobInfo, FsspecArtifactStore, get_artifact_store
-from closedloop.artifacts._store import PLAIN_MAGIC
+from closedloop.artifacts._store import PLAIN_MAGIC, SIGNED_MAGIC
 from closedloop.crypto import ENVELOPE_MAGIC, EnvelopeReader, Keyring
 from closedloop.errors import (
     ArtifactIntegrityError,
@@ -76,13 +76,12 @@ TAMPERS = {
 }
 
 
-@pytest.mark.parametrize("encrypt", [True, False], ids=["encrypted", "plain"])
+@pytest.mark.parametrize("form", ["encrypted", "signed", "plain"])
 @pytest.mark.parametrize("tamper", list(TAMPERS))
-def test_tampered_blob_is_refused(
-    tmp_path: Path, keyring: Keyring, encrypt: bool, tamper: str
-) -> None:
+def test_tampered_blob_is_refused(tmp_path: Path, keyring: Keyring, form: str, tamper: str) -> None:
     root = tmp_path / "store"
-    store = FsspecArtifactStore(str(root), keyring, encrypt=encrypt)
+    ring = None if form == "plain" else keyring
+    store = FsspecArtifactStore(str(root), ring, encrypt=form == "encrypted")
     data = content(int(2.5 * MIB), seed=11)
     digest = store.put_bytes(data).digest
     path = object_file(root, digest)
@@ -305,18 +304,18 @@ def test_rotation_keeps_old_blobs_readable(tmp_path: Path) -> None:
     assert reloaded.get_bytes(new.digest) == b"written after rotation"
 
 
-def test_plain_and_encrypted_blobs_mix(tmp_path: Path, keyring: Keyring) -> None:
-    plain = FsspecArtifactStore(str(tmp_path), keyring, encrypt=False)
+def test_signed_and_encrypted_blobs_mix(tmp_path: Path, keyring: Keyring) -> None:
+    signed = FsspecArtifactStore(str(tmp_path), keyring, encrypt=False)
     encrypted = FsspecArtifactStore(str(tmp_path), keyring)
-    a = plain.put_bytes(b"stored plain")
+    a = signed.put_bytes(b"stored signed")
     b = encrypted.put_bytes(b"stored encrypted")
-    assert encrypted.get_bytes(a.digest) == b"stored plain"
-    assert plain.get_bytes(b.digest) == b"stored encrypted"
-    # Dedup holds across formats: the first stored form stays.
-    assert plain.put_bytes(b"stored encrypted") == b
+    assert encrypted.get_bytes(a.digest) == b"stored signed"
+    assert signed.get_bytes(b.digest) == b"stored encrypted"
+    # Dedup holds across authenticated formats: the first stored form stays.
+    assert signed.put_bytes(b"stored encrypted") == b
     assert object_file(tmp_path, b.digest).read_bytes().startswith(ENVELOPE_MAGIC)
-    assert encrypted.put_bytes(b"stored plain") == a
-    assert object_file(tmp_path, a.digest).read_bytes().startswith(PLAIN_MAGIC)
+    assert encrypted.put_bytes(b"stored signed") == a
+    assert object_file(tmp_path, a.digest).read_bytes().startswith(SIGNED_MAGIC)
 
 
 def test_encrypt_needs_a_keyring(tmp_path: Path) -> None:

@@ -202,3 +202,56 @@ def test_repr_hides_key_material() -> None:
     assert ring.active_key_id in text
     assert base64.b64encode(key).decode() not in text
     assert key.hex() not in text
+
+
+@posix_only
+def test_create_makes_missing_folders_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        Keyring.create(tmp_path / "deep" / "keys" / "keys.json")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "deep") == 0o700
+    assert _mode(tmp_path / "deep" / "keys") == 0o700
+
+
+# -- signatures --------------------------------------------------------------------------------
+
+
+def test_sign_and_check_signature() -> None:
+    ring = Keyring.generate()
+    key_id, signature = ring.sign(b"sha256:abc")
+    assert key_id == ring.active_key_id
+    assert len(signature) == 32
+    ring.check_signature(key_id, b"sha256:abc", signature)
+    with pytest.raises(CryptoError, match="does not match"):
+        ring.check_signature(key_id, b"sha256:abd", signature)
+    with pytest.raises(CryptoError, match="does not match"):
+        ring.check_signature(key_id, b"sha256:abc", bytes(32))
+    with pytest.raises(KeyNotFoundError, match="k000000000000"):
+        ring.check_signature("k000000000000", b"sha256:abc", signature)
+    with pytest.raises(KeyNotFoundError):  # another workspace's keyring
+        Keyring.generate().check_signature(key_id, b"sha256:abc", signature)
+
+
+def test_signatures_use_a_derived_key_not_the_workspace_key() -> None:
+    import hmac
+
+    ring = Keyring.generate()
+    (key,) = ring._state[1].values()
+    _, signature = ring.sign(b"message")
+    assert signature != hmac.digest(key, b"message", "sha256")
+
+
+def test_sign_with_an_older_key_after_rotation() -> None:
+    ring = Keyring.generate()
+    old_id = ring.active_key_id
+    new_id = ring.rotate()
+    assert ring.sign(b"m")[0] == new_id
+    key_id, signature = ring.sign(b"m", key_id=old_id)
+    assert key_id == old_id
+    ring.check_signature(old_id, b"m", signature)
+    with pytest.raises(CryptoError, match="does not match"):
+        ring.check_signature(new_id, b"m", signature)
+    with pytest.raises(KeyNotFoundError):
+        ring.sign(b"m", key_id="k000000000000")

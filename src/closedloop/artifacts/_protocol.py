@@ -61,6 +61,16 @@ class BlobReader(Protocol):
         """Yield the rest of the plaintext in chunks of bounded size (about 1 MiB)."""
         ...
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether the blob is authenticated by the workspace key, known once it is open.
+
+        True for encrypted and signed blobs: a read that reaches the end proves they were
+        written with the workspace key. False for plain blobs, whose digest is checked but
+        which anyone with write access to the store could have planted.
+        """
+        ...
+
     def readable(self) -> bool:
         """Return True."""
         ...
@@ -77,6 +87,16 @@ class ArtifactStore(Protocol):
     Storing content that is already present stores nothing new (dedup), whatever the encryption.
     Every read is verified against the digest; a blob that was corrupted or tampered with is
     refused with :class:`~closedloop.errors.ArtifactIntegrityError`, never silently returned.
+
+    A digest check alone is not authentication: whoever can write the store picks the digest.
+    A blob is *authenticated* when its bytes are bound to the workspace key (encrypted, or
+    signed with a key derived from it). Reads that deserialise code, such as loading a
+    model, pass ``require_authenticated=True``; data (dataset Parquet, run artifacts handed
+    back as bytes) is read without it.
+
+    A put of content that is already stored checks the stored blob: if it fails
+    verification, or is plain where the store would authenticate it, the put replaces it
+    atomically (this is how a broken blob is repaired); otherwise nothing new is stored.
 
     Every method that takes a digest validates it strictly and raises
     :class:`~closedloop.errors.InvalidArgumentError` for anything that is not a well-formed
@@ -95,7 +115,7 @@ class ArtifactStore(Protocol):
         ...
 
     def put_bytes(self, data: bytes) -> BlobInfo:
-        """Store ``data`` and return its digest and size.
+        """Store ``data`` and return its digest and size (repairing a broken stored copy).
 
         Raises:
             StorageError: The backend failed; nothing becomes visible.
@@ -119,23 +139,32 @@ class ArtifactStore(Protocol):
         """
         ...
 
-    def open(self, digest: str) -> AbstractContextManager[BlobReader]:
+    def open(
+        self, digest: str, *, require_authenticated: bool = False
+    ) -> AbstractContextManager[BlobReader]:
         """Open a blob for verified streaming reads.
+
+        Args:
+            digest: The blob's digest.
+            require_authenticated: Refuse a blob that is not authenticated by the workspace
+                key, on entering the context, before any of its content is read.
 
         Raises:
             InvalidArgumentError: ``digest`` is malformed (raised on the call).
             NotFoundError: No blob has this digest (raised on entering the context).
-            KeyNotFoundError: The blob is encrypted with a key the keyring lacks.
+            KeyNotFoundError: The blob is encrypted or signed with a key the keyring lacks.
+            UnauthenticatedArtifactError: ``require_authenticated`` is set and the blob is
+                plain (raised on entering the context).
             ArtifactIntegrityError: Raised by reads, as soon as corruption is detected.
         """
         ...
 
-    def get_bytes(self, digest: str) -> bytes:
-        """Return a blob's whole plaintext, verified.
+    def get_bytes(self, digest: str, *, require_authenticated: bool = False) -> bytes:
+        """Return a blob's whole plaintext, verified (and authenticated, if required).
 
         Raises:
-            InvalidArgumentError, NotFoundError, KeyNotFoundError, ArtifactIntegrityError:
-                As for :meth:`open`.
+            InvalidArgumentError, NotFoundError, KeyNotFoundError, ArtifactIntegrityError,
+            UnauthenticatedArtifactError: As for :meth:`open`.
         """
         ...
 
@@ -181,11 +210,13 @@ class ArtifactStore(Protocol):
         """
         ...
 
-    def cleanup_tmp(self, older_than: timedelta) -> int:
+    def cleanup_tmp(self, older_than: timedelta, *, dry_run: bool = False) -> int:
         """Remove temp files of abandoned writes last modified at least ``older_than`` ago.
 
+        With ``dry_run``, nothing is removed.
+
         Returns:
-            The number of temp files removed.
+            The number of temp files removed (with ``dry_run``: that would be removed).
 
         Raises:
             StorageError: The backend failed.

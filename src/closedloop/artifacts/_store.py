@@ -5,10 +5,22 @@ Layout under the root::
     objects/<first 2 hex>/<other 62 hex>   one file per blob, named by its plaintext SHA-256
     tmp/<32 random hex>.part               writes in progress (or abandoned by a dead writer)
 
-A blob file starts with an 8-byte magic that says its format: an encrypted envelope
-(:data:`closedloop.crypto.ENVELOPE_MAGIC`, see :mod:`closedloop.crypto._envelope`) or plain
-content (:data:`PLAIN_MAGIC` followed by the raw bytes). Readers handle both, whatever the
-store's current ``encrypt`` setting.
+A blob file starts with an 8-byte magic that says its format, and readers handle every
+format whatever the store's current ``encrypt`` setting:
+
+- an encrypted envelope (:data:`closedloop.crypto.ENVELOPE_MAGIC`, see
+  :mod:`closedloop.crypto._envelope`): authenticated by the workspace key (AES-256-GCM);
+- signed plain content (:data:`SIGNED_MAGIC`), what a store with a keyring writes when
+  encryption is off: ``magic, u8 key id length, key id, content, signature``, where the
+  32-byte signature is an HMAC-SHA256, under a key derived from the workspace key, over the
+  header and the blob's digest. The digest check binds the content to the digest, the
+  signature binds the digest to the workspace key: authenticated, but readable on disk;
+- plain content (:data:`PLAIN_MAGIC` followed by the raw bytes), what a store without a
+  keyring writes. Its digest is checked, but anyone who can write the folder can plant one
+  under a digest of their choice, so it is **not authenticated**: callers that deserialise
+  code (models) open blobs with ``require_authenticated=True``, which refuses it.
+
+Local stores keep their folders 0700 and their files 0600 (owner only).
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import contextlib
 import hashlib
 import os
 import re
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +42,22 @@ from closedloop.artifacts._streams import (
     read_chunks,
     verified,
 )
-from closedloop.crypto import CHUNK_SIZE, ENVELOPE_MAGIC, EnvelopeReader, EnvelopeWriter
+from closedloop.crypto import (
+    CHUNK_SIZE,
+    ENVELOPE_MAGIC,
+    SIGNATURE_SIZE,
+    EnvelopeReader,
+    EnvelopeWriter,
+)
 from closedloop.errors import (
     ArtifactIntegrityError,
     ConfigurationError,
+    CryptoError,
     InvalidArgumentError,
     KeyNotFoundError,
     NotFoundError,
     StorageError,
+    UnauthenticatedArtifactError,
 )
 
 if TYPE_CHECKING:
@@ -46,10 +67,16 @@ if TYPE_CHECKING:
 
     from closedloop.crypto import Keyring
 
-__all__ = ["PLAIN_MAGIC", "FsspecArtifactStore"]
+__all__ = ["PLAIN_MAGIC", "SIGNED_MAGIC", "FsspecArtifactStore"]
 
 PLAIN_MAGIC = b"CLRAW\x00\x00\x01"
-"""The first 8 bytes of an unencrypted blob file (format version 1)."""
+"""The first 8 bytes of an unencrypted, unauthenticated blob file (format version 1)."""
+
+SIGNED_MAGIC = b"CLSIG\x00\x00\x01"
+"""The first 8 bytes of an unencrypted blob file signed with the workspace key (version 1)."""
+
+_SIGNATURE_CONTEXT = b"closedloop.blob-signature/1\x00"
+_BINARY = getattr(os, "O_BINARY", 0)
 
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _PREFIX_DIR = re.compile(r"[0-9a-f]{2}")
@@ -75,6 +102,25 @@ def _as_utc(value: object) -> datetime | None:
     return None
 
 
+def _signed_message(header: bytes, hex_digest: str) -> bytes:
+    """What the signature of a signed blob covers: its header and its digest."""
+    return _SIGNATURE_CONTEXT + header + f"sha256:{hex_digest}".encode("ascii")
+
+
+def _make_private_dirs(path: str) -> None:
+    """Create the local folder ``path`` and its missing parents with mode 0700."""
+    missing: list[Path] = []
+    folder = Path(path)
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        try:
+            each.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+
+
 class FsspecArtifactStore:
     """A content-addressed, optionally encrypted blob store on an fsspec filesystem.
 
@@ -87,8 +133,10 @@ class FsspecArtifactStore:
     Args:
         uri: A fsspec URL (``file:///data``, ``memory://arts``, ``s3://bucket/prefix``) or a
             local path.
-        keyring: Wraps per-blob data keys; needed to write encrypted blobs and to read them.
-        encrypt: Encrypt new blobs. Reading handles encrypted and plain blobs either way.
+        keyring: Wraps per-blob data keys and signs blobs; needed to write and read encrypted
+            or signed blobs. Without it, new blobs are plain and unauthenticated.
+        encrypt: Encrypt new blobs; when off, a store with a keyring signs them instead, so
+            they stay authenticated. Reading handles every format either way.
         storage_options: Passed to the fsspec filesystem (credentials, endpoint, ...).
 
     Raises:
@@ -140,6 +188,12 @@ class FsspecArtifactStore:
     def _object_path(self, hex_digest: str) -> str:
         return f"{self._root}/objects/{hex_digest[:2]}/{hex_digest[2:]}"
 
+    def _makedirs(self, path: str) -> None:
+        if self._local:
+            _make_private_dirs(path)
+        else:
+            self._fs.makedirs(path, exist_ok=True)
+
     # -- writing --------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> BlobInfo:
@@ -165,12 +219,18 @@ class FsspecArtifactStore:
         tmp = f"{self._root}/tmp/{os.urandom(16).hex()}.part"
         hasher, size = hashlib.sha256(), 0
         try:
-            self._fs.makedirs(f"{self._root}/tmp", exist_ok=True)
-            with open(tmp, "xb") if self._local else self._fs.open(tmp, "wb") as sink:
+            self._makedirs(f"{self._root}/tmp")
+            with self._create(tmp) as sink:
                 writer = None
+                signed: tuple[str, bytes] | None = None
                 if self._encrypt:
                     assert self._keyring is not None  # checked in __init__
                     writer = EnvelopeWriter(sink, self._keyring)
+                elif self._keyring is not None:
+                    key_id = self._keyring.active_key_id
+                    raw_id = key_id.encode("ascii")
+                    signed = (key_id, SIGNED_MAGIC + struct.pack(">B", len(raw_id)) + raw_id)
+                    sink.write(signed[1])
                 else:
                     sink.write(PLAIN_MAGIC)
                 for chunk in chunks:
@@ -179,6 +239,10 @@ class FsspecArtifactStore:
                     (writer or sink).write(chunk)
                 if writer is not None:
                     writer.close()
+                if signed is not None:
+                    assert self._keyring is not None
+                    message = _signed_message(signed[1], hasher.hexdigest())
+                    sink.write(self._keyring.sign(message, key_id=signed[0])[1])
                 if self._local:  # durable before it becomes visible
                     sink.flush()
                     os.fsync(sink.fileno())
@@ -192,12 +256,19 @@ class FsspecArtifactStore:
             raise
         return BlobInfo(f"sha256:{hex_digest}", size)
 
+    def _create(self, path: str) -> Any:
+        """Open a new temp file for writing: owner-only (0600) on the local filesystem."""
+        if not self._local:
+            return self._fs.open(path, "wb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o600)
+        return os.fdopen(fd, "wb")
+
     def _commit(self, tmp: str, hex_digest: str) -> None:
         dest = self._object_path(hex_digest)
-        if self._exists(dest):  # dedup: the same plaintext is already stored
-            self._fs.rm_file(tmp)
+        if self._exists(dest) and self._keeps_existing(hex_digest):
+            self._fs.rm_file(tmp)  # dedup: the same plaintext is already stored, intact
             return
-        self._fs.makedirs(dest.rsplit("/", 1)[0], exist_ok=True)
+        self._makedirs(dest.rsplit("/", 1)[0])
         try:
             if self._local:
                 os.replace(tmp, dest)
@@ -209,14 +280,35 @@ class FsspecArtifactStore:
                 raise
             self._fs.rm_file(tmp)
 
+    def _keeps_existing(self, hex_digest: str) -> bool:
+        """Whether the stored blob under this digest is intact and at least as trusted.
+
+        A put of content that is already stored reads the stored blob in full. If it fails
+        verification (corrupt, truncated, under a key this keyring lacks) or is plain while
+        this store would authenticate the new one, the put replaces it (repair); otherwise
+        the put stores nothing new (dedup).
+        """
+        digest = f"sha256:{hex_digest}"
+        try:
+            with self._open(digest, hex_digest, require_authenticated=False) as reader:
+                for _ in reader.iter_chunks():
+                    pass
+                return reader.authenticated or self._keyring is None
+        except (ArtifactIntegrityError, CryptoError, NotFoundError):
+            return False
+
     # -- reading --------------------------------------------------------------------------
 
-    def open(self, digest: str) -> contextlib.AbstractContextManager[BlobReader]:
+    def open(
+        self, digest: str, *, require_authenticated: bool = False
+    ) -> contextlib.AbstractContextManager[BlobReader]:
         """Open a blob for verified reads; see :meth:`ArtifactStore.open`."""
-        return self._open(digest, _check_digest(digest))
+        return self._open(digest, _check_digest(digest), require_authenticated)
 
     @contextlib.contextmanager
-    def _open(self, digest: str, hex_digest: str) -> Iterator[BlobReader]:
+    def _open(
+        self, digest: str, hex_digest: str, require_authenticated: bool
+    ) -> Iterator[BlobReader]:
         try:
             f = self._fs.open(self._object_path(hex_digest), "rb")
         except FileNotFoundError:
@@ -224,7 +316,14 @@ class FsspecArtifactStore:
         except OSError as e:
             raise StorageError(f"cannot open artifact {digest}: {e}") from e
         try:
-            reader = BlobStreamReader(verified(self._decode(f, digest), digest, hex_digest))
+            chunks, authenticated = self._decode(f, digest, hex_digest)
+            if require_authenticated and not authenticated:
+                raise UnauthenticatedArtifactError(
+                    f"artifact {digest} is plain, not authenticated by the workspace key",
+                    hint="it may have been planted; store the content again from a trusted "
+                    "source (a put repairs it), and run `closedloop verify`",
+                )
+            reader = BlobStreamReader(verified(chunks, digest, hex_digest), authenticated)
             try:
                 yield reader
             finally:
@@ -232,28 +331,78 @@ class FsspecArtifactStore:
         finally:
             f.close()
 
-    def _decode(self, f: SupportsRead[bytes], digest: str) -> Iterator[bytes]:
-        """Read the format header and return an iterator over the plaintext chunks."""
+    def _decode(
+        self, f: SupportsRead[bytes], digest: str, hex_digest: str
+    ) -> tuple[Iterator[bytes], bool]:
+        """Read the format header; return the plaintext chunks and if they are authenticated."""
         try:
             magic = f.read(len(ENVELOPE_MAGIC))
         except OSError as e:
             raise StorageError(f"cannot read artifact {digest}: {e}") from e
         if magic == PLAIN_MAGIC:
-            return read_chunks(f, digest)
-        if magic != ENVELOPE_MAGIC:
+            return read_chunks(f, digest), False
+        if magic not in (ENVELOPE_MAGIC, SIGNED_MAGIC):
             raise ArtifactIntegrityError(
                 f"artifact {digest} has an unknown format header", hint=INTEGRITY_HINT
             )
         if self._keyring is None:
+            kind = "encrypted" if magic == ENVELOPE_MAGIC else "signed"
             raise KeyNotFoundError(
-                f"artifact {digest} is encrypted but the store has no keyring",
+                f"artifact {digest} is {kind} but the store has no keyring",
                 hint="open the store with the workspace keyring",
             )
-        return iter(EnvelopeReader(Replay(magic, f), self._keyring, name=f"artifact {digest}"))
+        if magic == SIGNED_MAGIC:
+            return self._signed_chunks(f, digest, hex_digest), True
+        envelope = EnvelopeReader(Replay(magic, f), self._keyring, name=f"artifact {digest}")
+        return iter(envelope), True
 
-    def get_bytes(self, digest: str) -> bytes:
+    def _signed_chunks(
+        self, f: SupportsRead[bytes], digest: str, hex_digest: str
+    ) -> Iterator[bytes]:
+        """The content of a signed blob; its signature is checked when the end is reached."""
+        assert self._keyring is not None
+        try:
+            raw_len = f.read(1)
+            raw_id = f.read(raw_len[0]) if raw_len else b""
+        except OSError as e:
+            raise StorageError(f"cannot read artifact {digest}: {e}") from e
+        if not raw_len or len(raw_id) != raw_len[0] or not raw_id.isascii():
+            raise ArtifactIntegrityError(
+                f"artifact {digest} has a corrupt signed header", hint=INTEGRITY_HINT
+            )
+        key_id = raw_id.decode("ascii")
+        if key_id not in self._keyring.key_ids:
+            raise KeyNotFoundError(
+                f"artifact {digest} is signed with key {key_id!r}, which the keyring lacks",
+                hint="use the keyring of the workspace that wrote the object",
+            )
+        header = SIGNED_MAGIC + raw_len + raw_id
+        return self._held_back(f, digest, hex_digest, key_id, header)
+
+    def _held_back(
+        self, f: SupportsRead[bytes], digest: str, hex_digest: str, key_id: str, header: bytes
+    ) -> Iterator[bytes]:
+        # The last SIGNATURE_SIZE bytes of the file are the signature, not content.
+        assert self._keyring is not None
+        tail = b""
+        for chunk in read_chunks(f, digest):
+            data = tail + chunk
+            tail = data[-SIGNATURE_SIZE:]
+            if len(data) > SIGNATURE_SIZE:
+                yield data[:-SIGNATURE_SIZE]
+        try:
+            if len(tail) != SIGNATURE_SIZE:
+                raise CryptoError("signature missing")
+            self._keyring.check_signature(key_id, _signed_message(header, hex_digest), tail)
+        except CryptoError:
+            raise ArtifactIntegrityError(
+                f"artifact {digest} failed authentication (its signature does not match)",
+                hint=INTEGRITY_HINT,
+            ) from None
+
+    def get_bytes(self, digest: str, *, require_authenticated: bool = False) -> bytes:
         """Return a blob's verified plaintext; see :meth:`ArtifactStore.get_bytes`."""
-        with self.open(digest) as reader:
+        with self.open(digest, require_authenticated=require_authenticated) as reader:
             return reader.read()
 
     def get_file(self, digest: str, dest: str | os.PathLike[str]) -> None:
@@ -336,15 +485,16 @@ class FsspecArtifactStore:
                 if info.get("type") == "file" and _REST_NAME.fullmatch(rest):
                     yield BlobStat(f"sha256:{head}{rest}", int(info["size"]), self._modified(info))
 
-    def cleanup_tmp(self, older_than: timedelta) -> int:
+    def cleanup_tmp(self, older_than: timedelta, *, dry_run: bool = False) -> int:
         """Remove temp files of writes that were abandoned (e.g. the writer was killed).
 
         Args:
             older_than: Only files last modified at least this long ago are removed. Use a
                 margin larger than the longest put, or live writes lose their temp file.
+            dry_run: Remove nothing; only count what would be removed.
 
         Returns:
-            The number of temp files removed.
+            The number of temp files removed (or, with ``dry_run``, that would be).
 
         Raises:
             StorageError: The backend failed.
@@ -355,6 +505,9 @@ class FsspecArtifactStore:
             name = str(info["name"])
             if info.get("type") == "file" and name.endswith(".part"):
                 if self._modified(info) > cutoff:
+                    continue
+                if dry_run:
+                    removed += 1
                     continue
                 try:
                     self._fs.rm_file(name)

@@ -34,10 +34,16 @@ class Replay:
 
 
 class BlobStreamReader(io.RawIOBase):
-    """The :class:`BlobReader` handed out by :meth:`FsspecArtifactStore.open`."""
+    """The :class:`BlobReader` handed out by :meth:`FsspecArtifactStore.open`.
 
-    def __init__(self, chunks: Generator[bytes, None, None]) -> None:
+    Args:
+        chunks: The verified plaintext chunks.
+        authenticated: Whether the blob's format authenticates it with the workspace key.
+    """
+
+    def __init__(self, chunks: Generator[bytes, None, None], authenticated: bool) -> None:
         super().__init__()
+        self.authenticated = authenticated
         self._chunks = chunks
         self._chunk = b""
         self._pos = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 import stat
@@ -28,10 +29,16 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["KEY_SIZE", "Keyring", "key_id_for"]
+__all__ = ["KEY_SIZE", "SIGNATURE_SIZE", "Keyring", "key_id_for"]
 
 KEY_SIZE = 32
 """Bytes in every key-encryption key (AES-256)."""
+
+SIGNATURE_SIZE = 32
+"""Bytes in every signature made by :meth:`Keyring.sign` (HMAC-SHA256)."""
+
+# The signing key is derived from each workspace key, so no key is used for two purposes.
+_SIGNING_LABEL = b"closedloop/signing-key/v1"
 
 _FORMAT_VERSION = 1
 _NONCE_SIZE = 12
@@ -44,6 +51,11 @@ def _aesgcm(key: bytes) -> AESGCM:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     return AESGCM(key)
+
+
+def _hmac(key: bytes, message: bytes) -> bytes:
+    signing_key = hmac.digest(key, _SIGNING_LABEL, "sha256")
+    return hmac.digest(signing_key, message, "sha256")
 
 
 def key_id_for(key: bytes) -> str:
@@ -62,6 +74,19 @@ def _write_new_file(path: Path, data: bytes) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parents with mode 0700 (existing ones are kept)."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
 
 
 class Keyring:
@@ -106,8 +131,9 @@ class Keyring:
     def create(cls, path: str | os.PathLike[str]) -> Keyring:
         """Create a key file at ``path`` holding one fresh key, readable only by its owner.
 
-        Parent directories are created. The file is created with mode 0600 in the same system
-        call that creates it, so it is never readable by others, not even briefly.
+        Missing parent directories are created with mode 0700. The file is created with mode
+        0600 in the same system call that creates it, so it is never readable by others, not
+        even briefly.
 
         Raises:
             AlreadyExistsError: ``path`` already exists (a keyring is never overwritten).
@@ -117,7 +143,7 @@ class Keyring:
         ring = cls.generate()
         ring._path = target
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_private_dirs(target.parent)
             _write_new_file(target, ring._serialize())
         except FileExistsError:
             raise AlreadyExistsError(
@@ -243,6 +269,41 @@ class Keyring:
             return _aesgcm(key).decrypt(nonce, sealed, key_id.encode())
         except InvalidTag:
             raise CryptoError(f"wrapped data key under {key_id!r} failed authentication") from None
+
+    def sign(self, message: bytes, *, key_id: str | None = None) -> tuple[str, bytes]:
+        """Sign ``message`` (HMAC-SHA256) with a key derived from a workspace key.
+
+        Args:
+            message: What to sign.
+            key_id: The workspace key to derive the signing key from; default the active one.
+
+        Returns:
+            ``(key id, signature)``; the signature has :data:`SIGNATURE_SIZE` bytes.
+
+        Raises:
+            KeyNotFoundError: ``key_id`` is not in this keyring.
+        """
+        active, keys = self._state
+        chosen = active if key_id is None else key_id
+        if chosen not in keys:
+            raise KeyNotFoundError(f"key {chosen!r} is not in the keyring")
+        return chosen, _hmac(keys[chosen], message)
+
+    def check_signature(self, key_id: str, message: bytes, signature: bytes) -> None:
+        """Check a signature made by :meth:`sign` (in constant time).
+
+        Raises:
+            KeyNotFoundError: ``key_id`` is not in this keyring.
+            CryptoError: The signature does not match ``message`` under that key.
+        """
+        key = self._state[1].get(key_id)
+        if key is None:
+            raise KeyNotFoundError(
+                f"key {key_id!r} is not in the keyring",
+                hint="use the keyring of the workspace that wrote the object",
+            )
+        if not hmac.compare_digest(_hmac(key, message), signature):
+            raise CryptoError(f"signature under {key_id!r} does not match")
 
     def rotate(self, path: str | os.PathLike[str] | None = None) -> str:
         """Add a fresh key, make it active and save the keyring.

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from closedloop.core import ModelVersion, TableSchema
-from closedloop.errors import InvalidArgumentError, StorageError
+from closedloop.errors import (
+    ArtifactIntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+    StorageError,
+)
 from closedloop.workspace import Workspace
 
 __all__ = [
@@ -23,6 +28,10 @@ __all__ = [
 ]
 
 _FORMAT = "closedloop.sklearn-pickle/1"
+_REFUSED_HINT = (
+    "its blob was not written by this workspace or was damaged: run `closedloop verify`, "
+    "then re-register the model (or restore the artifact folder from a backup)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +65,9 @@ def register_model(
 ) -> ModelVersion:
     """Store a fitted model and register it as the next version of ``name``.
 
-    The model is serialised with pickle into the encrypted, content-addressed artifact
-    store; its digest is recorded so every load is verified. The signature is the input
+    The model is serialised with pickle into the content-addressed artifact store, which
+    authenticates it with the workspace key (encrypted, or signed when encryption is off);
+    its digest is recorded so every load is verified and authenticated. The signature is the input
     schema requests must fit (derived from the training data's schema).
 
     Args:
@@ -126,15 +136,31 @@ def list_model_versions(ws: Workspace, name: str | None = None) -> list[ModelVer
 
 
 def load_model(ws: Workspace, ref: str | ModelVersion) -> LoadedModel:
-    """Load a registered model, verifying its bytes against the recorded digest.
+    """Load a registered model, verifying and authenticating its bytes before unpickling.
 
-    Only blobs this workspace wrote are unpickled: they come from its own encrypted,
-    authenticated store, so a changed byte fails before deserialisation.
+    Unpickling runs code, so a model blob is deserialised only when its bytes are
+    authenticated by the workspace key (the encrypted envelope, or the signature a store
+    with encryption off writes) and match the recorded digest. A plain blob, which anyone
+    with write access to the artifact folder could plant under a digest they then record
+    in the database, is refused before deserialisation. (Dataset blobs are Parquet data,
+    not code, and are read without this requirement.)
+
+    Raises:
+        NotFoundError: No such version, or its blob is missing.
+        UnauthenticatedArtifactError: The blob is not authenticated by the workspace key.
+        ArtifactIntegrityError: The blob is corrupt or fails authentication.
     """
     label = ref if isinstance(ref, str) else ref.id
     with ws.action("model.load", f"model:{label}"):
         version = ref if isinstance(ref, ModelVersion) else ws.metadata.models.get_version(ref)
-        payload = pickle.loads(ws.artifacts.get_bytes(version.artifact_digest))
+        try:
+            data = ws.artifacts.get_bytes(version.artifact_digest, require_authenticated=True)
+        except (ArtifactIntegrityError, NotFoundError) as e:
+            raise type(e)(
+                f"model version {version.id} cannot be loaded: {e.message}",
+                hint=_REFUSED_HINT,
+            ) from e
+        payload = pickle.loads(data)
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise StorageError(
             f"model blob of {version.id} is not in a format this closedloop reads",
