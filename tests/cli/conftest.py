@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 from cli_support import MODEL_BYTES, NOTES, Cli, Populated, Result
-from rich.console import Console
 
 import closedloop
-from closedloop.cli import _admin, _app, _artifacts, _data, _models, _monitor, _runs, _state
+from closedloop.cli import _admin, _app, _artifacts, _data, _models, _monitor, _runs, _serve, _state
 from closedloop.cli._app import main
+from closedloop.cli._safe import safe_console
 
 
 @pytest.fixture(autouse=True)
@@ -24,15 +24,16 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``closedloop *argv`` in-process; returns exit code, stdout and stderr.
 
-    The rich consoles are replaced by wide, colourless ones that write to whatever
-    ``sys.stdout``/``sys.stderr`` is at call time, so ``capsys`` sees their output and
-    tables are not truncated.
+    The rich consoles are replaced by wide, colourless ones (made like the real ones, by
+    ``safe_console``) that write to whatever ``sys.stdout``/``sys.stderr`` is at call time,
+    so ``capsys`` sees their output and tables are not truncated. Without colours, any
+    escape character in the output came from the data.
     """
-    out = Console(width=400, color_system=None, force_terminal=False, legacy_windows=False)
-    err = Console(
+    out = safe_console(width=400, color_system=None, force_terminal=False, legacy_windows=False)
+    err = safe_console(
         width=400, color_system=None, force_terminal=False, legacy_windows=False, stderr=True
     )
-    for module in (_state, _admin, _runs, _artifacts, _data, _models, _monitor):
+    for module in (_state, _admin, _runs, _artifacts, _data, _models, _monitor, _serve):
         monkeypatch.setattr(module, "console", out)
     for module in (_state, _app):
         monkeypatch.setattr(module, "err_console", err)

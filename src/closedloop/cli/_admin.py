@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from closedloop.cli._format import fmt_bytes, fmt_time
+from closedloop.cli._safe import SafeTable, line, printer
 from closedloop.cli._state import console, err_console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
@@ -53,8 +54,8 @@ def init(
     )
     report = Workspace.init(settings=settings)
     loc = report.location
-    console.print(f"[bold green]workspace ready[/] at {loc.root}")
-    grid = Table.grid(padding=(0, 2))
+    console.print(line(("workspace ready", "bold green"), " at ", loc.root))
+    grid = SafeTable.grid(padding=(0, 2))
     grid.add_row(
         "metadata",
         mask_uri(loc.metadata_uri),
@@ -66,16 +67,22 @@ def init(
     )
     console.print(grid)
     if (metadata_uri or artifact_uri) and report.created_config:
-        console.print("the chosen backends are recorded in .closedloop/closedloop.yaml")
+        console.print(line("the chosen backends are recorded in .closedloop/closedloop.yaml"))
     elif metadata_uri or artifact_uri:
         console.print(
-            "[yellow]note:[/] .closedloop/closedloop.yaml already existed: set metadata_uri/"
-            "artifact_uri there so later commands find them"
+            line(
+                ("note:", "yellow"),
+                " .closedloop/closedloop.yaml already existed: set metadata_uri/"
+                "artifact_uri there so later commands find them",
+            )
         )
     if metadata_uri and strip_password(metadata_uri) != metadata_uri:
         console.print(
-            "[yellow]note:[/] the database password is not written to files: give it to later "
-            "commands with PGPASSWORD or ~/.pgpass"
+            line(
+                ("note:", "yellow"),
+                " the database password is not written to files: give it to later "
+                "commands with PGPASSWORD or ~/.pgpass",
+            )
         )
 
 
@@ -93,15 +100,19 @@ def demo(
     from closedloop.demo import run_lifecycle
 
     with progress_bars(err_console) as progress:
-        result = run_lifecycle(path, sample=sample, cv=cv, say=console.print, progress=progress)
-    console.print("\n[bold]where to look:[/]")
-    console.print(f"  closedloop -w {path} runs list")
-    console.print(f"  closedloop -w {path} data list")
-    console.print(f"  closedloop -w {path} models list adult")
-    console.print(f"  closedloop -w {path} models decisions adult")
-    console.print(f"  closedloop -w {path} models predictions {result.champion.id}")
+        result = run_lifecycle(path, sample=sample, cv=cv, say=printer(console), progress=progress)
+    console.print()
+    console.print(line(("where to look:", "bold")))
+    for command in (
+        "runs list",
+        "data list",
+        "models list adult",
+        "models decisions adult",
+        f"models predictions {result.champion.id}",
+    ):
+        console.print(line("  closedloop -w ", path, " ", command))
     for report in result.reports:
-        console.print(f"  {report}")
+        console.print(line("  ", report))
 
 
 def quickstart(
@@ -111,8 +122,9 @@ def quickstart(
     """Track two candidate models on the breast-cancer data (a minute of run tracking)."""
     from closedloop.demo import run_quickstart
 
-    result = run_quickstart(path, epochs=epochs, say=console.print)
-    console.print(f"\nlook at it: closedloop -w {path} runs show {result.best_run_id[:12]}")
+    result = run_quickstart(path, epochs=epochs, say=printer(console))
+    console.print()
+    console.print(line("look at it: closedloop -w ", path, f" runs show {result.best_run_id[:12]}"))
 
 
 def doctor(ctx: typer.Context) -> None:
@@ -220,9 +232,9 @@ def db_upgrade(ctx: typer.Context) -> None:
     finally:
         store.close()
     if before == after:
-        console.print(f"schema already at {after}")
+        console.print(line("schema already at ", after))
     else:
-        console.print(f"schema upgraded: {before or '(empty)'} → {after}")
+        console.print(line("schema upgraded: ", before or "(empty)", " → ", after))
 
 
 @db_app.command("current")
@@ -231,7 +243,7 @@ def db_current(ctx: typer.Context) -> None:
     loc = resolve_location(state(ctx).settings())
     store = get_metadata_store(loc.metadata_uri, check_schema=False)
     try:
-        console.print(store.schema_revision() or "(empty)")
+        console.print(line(store.schema_revision() or "(empty)"))
     finally:
         store.close()
 
@@ -241,7 +253,7 @@ def experiments(
 ) -> None:
     """List projects and experiments."""
     client = state(ctx).client()
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     for col in ("id", "project", "experiment", "created"):
         table.add_column(col)
     for e in client.list_experiments(project):
@@ -257,10 +269,10 @@ def audit(
 ) -> None:
     """Show recent audit events (who did what, to what, with which outcome)."""
     events = state(ctx).client().audit_events(actor=actor, action=action, limit=limit)
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     for col in ("time", "actor", "action", "resource", "outcome"):
         table.add_column(col)
     for e in events:
-        outcome = e.outcome if e.outcome == "ok" else f"[red]{e.outcome}[/]"
+        outcome = line((e.outcome, "" if e.outcome == "ok" else "red"))
         table.add_row(fmt_time(e.time), e.actor, e.action, e.resource, outcome)
     console.print(table)

@@ -10,6 +10,7 @@ import typer
 
 from closedloop import __version__
 from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs, _serve
+from closedloop.cli._safe import line
 from closedloop.cli._state import CliState, err_console, workspace_path
 from closedloop.errors import ClosedLoopError
 
@@ -82,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClosedLoopError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error[/] [{e.code}]: {e.message}", highlight=False)
+        # Messages and hints name what the user gave (run names, paths): shown literally.
+        err_console.print(line(("error", "bold red"), f" [{e.code}]: ", e.message))
         if e.hint:
-            err_console.print(f"[bold]hint:[/] {e.hint}", highlight=False)
+            err_console.print(line(("hint:", "bold"), " ", e.hint))
         return e.exit_code
     except typer.Abort:
-        err_console.print("aborted")
+        err_console.print(line("aborted"))
         return 1
     except typer.TyperException as e:  # usage errors: unknown command, bad option value
         show = getattr(e, "show", None)
@@ -95,6 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             show()
         return int(getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print(line("interrupted"))
         return 130
     return result if isinstance(result, int) else 0

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from closedloop.cli._format import fmt_bytes
+from closedloop.cli._safe import SafeTable, line
 from closedloop.cli._state import console, state
 
 __all__ = ["app"]
@@ -24,7 +24,7 @@ def list_artifacts(
     """List a run's artifacts."""
     client = state(ctx).client()
     refs = client.list_artifacts(client.resolve_run_id(run_id))
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     for col in ("path", "size", "digest"):
         table.add_column(col)
     for a in refs:
@@ -50,4 +50,4 @@ def get(
         sys.stdout.buffer.flush()
         return
     target = client.download_artifact(full_id, path, Path(output) if output else None)
-    console.print(f"wrote {target} ({fmt_bytes(target.stat().st_size)})")
+    console.print(line("wrote ", target, f" ({fmt_bytes(target.stat().st_size)})"))

@@ -6,10 +6,11 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from closedloop import registry
 from closedloop.cli._format import fmt_number, fmt_time
+from closedloop.cli._safe import SafeTable, line
 from closedloop.cli._state import console, state
 
 __all__ = ["app"]
@@ -25,7 +26,7 @@ def list_versions(
 ) -> None:
     """List registered model versions with their aliases and key metrics."""
     ws = state(ctx).client().workspace
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     for col in ("version", "aliases", "created", "run", "dataset", "roc_auc", "accuracy"):
         table.add_column(col, no_wrap=True)
     for v in registry.list_model_versions(ws, name):
@@ -48,7 +49,7 @@ def show(
 ) -> None:
     """Show a model version: lineage, signature and metrics."""
     v = registry.get_model_version(state(ctx).client().workspace, ref)
-    head = Table.grid(padding=(0, 2))
+    head = SafeTable.grid(padding=(0, 2))
     for label, value in (
         ("version", v.id),
         ("aliases", ", ".join(v.aliases) or "-"),
@@ -59,16 +60,16 @@ def show(
         ("digest", v.artifact_digest),
         ("created", fmt_time(v.created_at)),
     ):
-        head.add_row(f"[bold]{label}[/]", value)
+        head.add_row(Text(label, style="bold"), value)
     console.print(head)
-    sig = Table(title="signature", header_style="bold")
+    sig = SafeTable(title="signature", header_style="bold")
     for col in ("column", "type", "nullable"):
         sig.add_column(col)
     for c in v.signature:
         sig.add_row(c.name, c.type.value, "yes" if c.nullable else "no")
     console.print(sig)
     if v.metrics:
-        met = Table(title="metrics", header_style="bold")
+        met = SafeTable(title="metrics", header_style="bold")
         met.add_column("metric")
         met.add_column("value", justify="right")
         for k in sorted(v.metrics):
@@ -85,7 +86,7 @@ def alias(
 ) -> None:
     """Point an alias at a version (e.g. promote or roll back the champion)."""
     v = registry.set_alias(state(ctx).client().workspace, name, alias_name, version)
-    console.print(f"{name}@{alias_name} → {v.id}")
+    console.print(line(name, "@", alias_name, " → ", v.id))
 
 
 @app.command("decisions")
@@ -99,16 +100,25 @@ def decisions(
     for d in found:
         colour = "green" if d.decision == "promote" else "yellow"
         console.print(
-            f"[bold]{fmt_time(d.time)}[/] {d.model}: challenger {d.challenger_version_id} vs "
-            f"champion {d.champion_version_id} → [{colour}]{d.decision}[/]"
+            line(
+                (fmt_time(d.time), "bold"),
+                " ",
+                d.model,
+                ": challenger ",
+                d.challenger_version_id,
+                " vs champion ",
+                d.champion_version_id,
+                " → ",
+                (d.decision, colour),
+            )
         )
         for reason in d.reasons:
-            console.print(f"    - {reason}")
+            console.print(line("    - ", reason))
         trigger = d.detail.get("trigger")
         if trigger:
-            console.print(f"    trigger: {', '.join(trigger)}")
+            console.print(line("    trigger: ", ", ".join(str(t) for t in trigger)))
     if not found:
-        console.print("no decisions recorded")
+        console.print(line("no decisions recorded"))
 
 
 @app.command("predictions")
@@ -139,8 +149,8 @@ def predictions(
                 )
             )
         return
-    console.print(f"{total} prediction(s) logged for {version.id}")
-    table = Table(header_style="bold")
+    console.print(line(f"{total} prediction(s) logged for ", version.id))
+    table = SafeTable(header_style="bold")
     for col in ("time", "request", "row", "output", "latency ms"):
         table.add_column(col)
     for p in items:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from closedloop import data
+from closedloop.cli._safe import line
 from closedloop.cli._state import console, state
 from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring import monitor_drift
@@ -84,11 +85,15 @@ def drift(
         return
     console.print(result.report.render())
     if output is not None:
-        console.print(f"report: {output}", highlight=False)
+        console.print(line("report: ", output))
     console.print(
-        f"run: {result.run_id} (experiment {experiment}, "
-        f"{result.n_predictions} predictions of {result.model_version_id})",
-        highlight=False,
+        line(
+            f"run: {result.run_id} (experiment ",
+            experiment,
+            f", {result.n_predictions} predictions of ",
+            result.model_version_id,
+            ")",
+        )
     )
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from closedloop.cli._format import fmt_bytes, fmt_duration, fmt_number, fmt_time
+from closedloop.cli._safe import SafeTable, line, user_text
 from closedloop.cli._state import console, state
 from closedloop.core import Run
 
@@ -78,7 +79,7 @@ def list_runs(
         return
     experiments = {e.id: f"{e.project}/{e.name}" for e in client.list_experiments()}
     metric_keys = sorted({k for r in page.runs for k in r.metrics})[:3]
-    table = Table(title=f"{len(page.runs)} run(s)", header_style="bold")
+    table = SafeTable(title=f"{len(page.runs)} run(s)", header_style="bold")
     for col in ("id", "name", "experiment", "status", "started", "duration", *metric_keys):
         table.add_column(col, no_wrap=True, min_width=8 if col == "status" else None)
     for r in page.runs:
@@ -87,14 +88,14 @@ def list_runs(
             r.id[:12],
             r.name,
             experiments.get(r.experiment_id, str(r.experiment_id)),
-            f"[{style}]{r.status.value}[/]" if style else r.status.value,
+            Text(r.status.value, style=style),
             fmt_time(r.start_time),
             fmt_duration(r.duration_s),
             *(fmt_number(r.metrics[k].value) if k in r.metrics else "-" for k in metric_keys),
         )
     console.print(table)
     if page.next_page_token:
-        console.print(f"more: --page-token {page.next_page_token}")
+        console.print(line("more: --page-token ", page.next_page_token))
 
 
 @app.command("show")
@@ -115,7 +116,7 @@ def show(
         print(json.dumps(data, indent=2, allow_nan=False))
         return
     exp = client.get_experiment(run.experiment_id)
-    head = Table.grid(padding=(0, 2))
+    head = SafeTable.grid(padding=(0, 2))
     for label, value in (
         ("run", run.id),
         ("name", run.name),
@@ -126,11 +127,11 @@ def show(
         ("ended", fmt_time(run.end_time)),
         ("duration", fmt_duration(run.duration_s)),
     ):
-        head.add_row(f"[bold]{label}[/]", value)
+        head.add_row(Text(label, style="bold"), value)
     console.print(head)
     _pairs("params", run.params)
     if run.metrics:
-        t = Table(title="metrics (latest)", header_style="bold")
+        t = SafeTable(title="metrics (latest)", header_style="bold")
         t.add_column("key")
         t.add_column("value", justify="right")
         t.add_column("step", justify="right")
@@ -140,14 +141,14 @@ def show(
         console.print(t)
     _pairs("tags", run.tags)
     if run.inputs:
-        t = Table(title="inputs", header_style="bold")
+        t = SafeTable(title="inputs", header_style="bold")
         for col in ("kind", "ref", "name"):
             t.add_column(col)
         for i in run.inputs:
             t.add_row(i.kind, i.ref, i.name)
         console.print(t)
     if artifacts:
-        t = Table(title="artifacts", header_style="bold")
+        t = SafeTable(title="artifacts", header_style="bold")
         for col in ("path", "size", "digest"):
             t.add_column(col, justify="right" if col == "size" else "left")
         for a in artifacts:
@@ -158,11 +159,11 @@ def show(
 def _pairs(title: str, pairs: Any) -> None:
     if not pairs:
         return
-    t = Table(title=title, header_style="bold")
+    t = SafeTable(title=title, header_style="bold")
     t.add_column("key")
     t.add_column("value")
     for k in sorted(pairs):
-        t.add_row(k, str(pairs[k]))
+        t.add_row(k, pairs[k])
     console.print(t)
 
 
@@ -176,15 +177,15 @@ def compare(
     client = state(ctx).client()
     ids = [client.resolve_run_id(r) for r in run_ids]
     cmp = client.compare_runs(ids)
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     table.add_column("")
     for r in cmp.runs:
-        table.add_column(f"{r.name}\n{r.id[:12]}", justify="right")
+        table.add_column(line(r.name, "\n", r.id[:12], multiline=True), justify="right")
     for key, values in cmp.params.items():
         differs = key in cmp.differing_params
         if only_diff and not differs:
             continue
-        label = f"[yellow]params.{key}[/]" if differs else f"params.{key}"
+        label = user_text(f"params.{key}", style="yellow" if differs else "")
         table.add_row(label, *("-" if v is None else v for v in values))
     for key, mvalues in cmp.metrics.items():
         table.add_row(f"metrics.{key}", *("-" if v is None else fmt_number(v) for v in mvalues))
@@ -205,8 +206,10 @@ def delete(
     for run_id in ids:
         report = client.delete_run(run_id)
         console.print(
-            f"deleted run {run_id}: freed {report.blobs_freed} blob(s), "
-            f"{fmt_bytes(report.bytes_freed)}"
+            line(
+                f"deleted run {run_id}: freed {report.blobs_freed} blob(s), "
+                f"{fmt_bytes(report.bytes_freed)}"
+            )
         )
 
 
@@ -226,4 +229,6 @@ def plot(
     ids = [client.resolve_run_id(r) for r in run_ids]
     page = client.plot_metric_history(ids, metric)
     output.write_text(page, encoding="utf-8")
-    console.print(f"wrote {output} ({fmt_bytes(output.stat().st_size)}); open it in a browser")
+    console.print(
+        line("wrote ", output, f" ({fmt_bytes(output.stat().st_size)}); open it in a browser")
+    )

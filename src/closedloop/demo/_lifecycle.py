@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich import print as rich_print
+from rich import get_console
 
 from closedloop.config import WORKSPACE_DIR
 from closedloop.core import DatasetVersion, LoopDecision, ModelVersion, ProgressCallback
@@ -79,7 +79,7 @@ def run_lifecycle(
     cv: int = 5,
     batch_size: int = 256,
     seed: int = 0,
-    say: Callable[[Any], None] = rich_print,
+    say: Callable[[Any], None] | None = None,
     progress: ProgressCallback | None = None,
 ) -> LifecycleResult:
     """Run the whole pass in the workspace at ``path`` (created if needed).
@@ -91,7 +91,8 @@ def run_lifecycle(
         cv: Cross-validation folds for model selection.
         batch_size: Rows per HTTP request.
         seed: Random seed for sampling, splits and models.
-        say: Where progress lines (and the drift table, a rich renderable) go.
+        say: Where progress lines (and the drift table, a rich renderable) go; by default
+            rich's console, with text never read as markup (a path may hold ``[/x]``).
         progress: Hears of each cross-validation fold and refit (training is the long step).
     """
     import httpx
@@ -105,6 +106,7 @@ def run_lifecycle(
     from closedloop.training import select_model
     from closedloop.workspace import Workspace
 
+    say = say or _print
     root = Path(path).resolve()
     if not (root / WORKSPACE_DIR).is_dir():
         init(root).close()
@@ -314,6 +316,10 @@ def run_lifecycle(
         )
     finally:
         ws.close()
+
+
+def _print(message: Any) -> None:
+    get_console().print(message, markup=False, emoji=False)
 
 
 def _now_ms() -> int:
