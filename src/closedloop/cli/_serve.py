@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from closedloop.cli._safe import line
 from closedloop.cli._state import console, state
 
 __all__ = ["serve"]
@@ -38,9 +39,9 @@ def serve(
     ws = state(ctx).client().workspace
 
     def ready(url: str) -> None:
-        console.print(f"[bold green]serving[/] {model_ref} at {url}", highlight=False)
-        console.print(f"  POST {url}/predict   GET {url}/health   GET {url}/metadata")
-        console.print("  press Ctrl-C to stop")
+        console.print(line(("serving", "bold green"), " ", model_ref, " at ", url))
+        console.print(line(f"  POST {url}/predict   GET {url}/health   GET {url}/metadata"))
+        console.print(line("  press Ctrl-C to stop"))
 
     serving.serve(
         ws,
