@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,17 @@ import pytest
 from closedloop import tracking
 from closedloop.core import AuditEvent
 from closedloop.errors import NotFoundError, StorageError
-from closedloop.workspace import Workspace
+from closedloop.workspace import Workspace, current_actor
+
+if sys.platform == "win32":  # pragma: no cover
+    import getpass
+
+    OS_USER = getpass.getuser()
+else:
+    import pwd
+
+    # The real uid's name, read here independently of closedloop.
+    OS_USER = pwd.getpwuid(os.getuid()).pw_name
 
 
 def _events(ws: Workspace) -> list[AuditEvent]:
@@ -47,7 +58,7 @@ def test_sdk_verbs_are_audited_with_the_os_user(ws: Workspace, tmp_path: Path) -
     assert actions.index("run.end") < actions.index("run.delete")
     assert actions.count("artifact.get") == 2
 
-    assert {e.actor for e in events} == {getpass.getuser()}
+    assert {e.actor for e in events} == {OS_USER}
     assert {e.outcome for e in events} == {"ok"}
     assert all(e.time > 0 for e in events)
 
@@ -65,16 +76,41 @@ def test_sdk_verbs_are_audited_with_the_os_user(ws: Workspace, tmp_path: Path) -
     assert by_action["run.delete"].detail["blobs_freed"] == 1
 
 
-def test_actor_is_the_operating_system_user(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOGNAME", "alice-audit")  # what getpass.getuser() reads first
+def test_actor_is_the_operating_system_user(root: Path) -> None:
     with Workspace.open(root) as ws:
-        assert ws.actor == "alice-audit"
+        assert ws.actor == OS_USER
         with tracking.start_run(ws, "exp") as run:
             pass
-        events = ws.metadata.list_audit_events(actor="alice-audit")
+        events = ws.metadata.list_audit_events(actor=OS_USER)
     assert {e.action for e in events} == {"run.create", "run.end"}
     with Workspace.open(root) as ws:
-        assert ws.metadata.get_run(run.id).user == "alice-audit"
+        assert ws.metadata.get_run(run.id).user == OS_USER
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX user ids")
+def test_actor_cannot_be_spoofed_through_the_environment(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("USER", "LOGNAME", "USERNAME", "LNAME"):
+        monkeypatch.setenv(variable, "alice-spoofed")
+    assert current_actor() == OS_USER != "alice-spoofed"
+    with Workspace.open(root) as ws, tracking.start_run(ws, "exp") as run:
+        assert ws.actor == OS_USER
+    with Workspace.open(root) as ws:
+        assert ws.metadata.get_run(run.id).user == OS_USER
+        assert ws.metadata.list_audit_events(actor="alice-spoofed") == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX user ids")
+def test_actor_without_a_passwd_entry_is_the_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setenv("USER", "alice-spoofed")
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert current_actor() == str(os.getuid())
 
 
 def test_failing_action_is_recorded_and_still_raises(ws: Workspace) -> None:
@@ -84,7 +120,7 @@ def test_failing_action_is_recorded_and_still_raises(ws: Workspace) -> None:
     (event,) = ws.metadata.list_audit_events(action="run.read")
     assert event.outcome == "error:NOT_FOUND"
     assert event.resource == f"run:{missing}"
-    assert event.actor == getpass.getuser()
+    assert event.actor == OS_USER
 
 
 def test_bad_filter_is_recorded_with_its_code(ws: Workspace) -> None:

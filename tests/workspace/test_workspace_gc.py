@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from closedloop import tracking
-from closedloop.artifacts._store import PLAIN_MAGIC
+from closedloop.artifacts._store import SIGNED_MAGIC
 from closedloop.crypto import ENVELOPE_MAGIC
 from closedloop.errors import NotFoundError
 from closedloop.workspace import Workspace
@@ -143,8 +143,11 @@ def test_gc_removes_abandoned_temp_files(ws: Workspace, root: Path) -> None:
     an_hour_ago = time.time() - 7200
     os.utime(old, (an_hour_ago, an_hour_ago))
 
-    assert ws.gc(dry_run=True).temp_files_removed == 0
+    dry = ws.gc(dry_run=True)
+    assert dry.temp_files_removed == 1  # what a real gc would remove
     assert old.exists()
+    assert ws.gc(dry_run=True, grace=timedelta(0)).temp_files_removed == 2
+    assert fresh.exists()
     report = ws.gc()
     assert report.temp_files_removed == 1
     assert not old.exists()
@@ -179,5 +182,8 @@ def test_encryption_can_be_switched_off_in_the_config(root: Path) -> None:
     with Workspace.open(root) as ws:
         run_id, digest = _log(ws, MARKER)
         raw = _blob_file(root, digest).read_bytes()
-        assert raw == PLAIN_MAGIC + MARKER
+        # Readable on disk, but signed with the workspace key (so still authenticated).
+        assert raw.startswith(SIGNED_MAGIC)
+        assert MARKER in raw
         assert tracking.read_artifact(ws, run_id, "data.bin") == MARKER
+        assert ws.artifacts.get_bytes(digest, require_authenticated=True) == MARKER

@@ -6,7 +6,7 @@ from closedloop.metadata._lifecycle_protocol import (
     ModelStore,
     PredictionLog,
 )
-from closedloop.metadata._protocol import MetadataStore
+from closedloop.metadata._protocol import BlobReference, MetadataStore
 from closedloop.metadata._registry import (
     get_metadata_store,
     mask_uri,
@@ -15,6 +15,7 @@ from closedloop.metadata._registry import (
 )
 
 __all__ = [
+    "BlobReference",
     "DatasetStore",
     "DecisionStore",
     "MetadataStore",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from closedloop.core import (
     ArtifactRef,
@@ -23,7 +23,21 @@ from closedloop.metadata._lifecycle_protocol import (
     PredictionLog,
 )
 
-__all__ = ["MetadataStore"]
+__all__ = ["BlobReference", "MetadataStore"]
+
+
+class BlobReference(NamedTuple):
+    """One record that points at a blob.
+
+    Attributes:
+        digest: The blob's digest.
+        kind: ``"run artifact"``, ``"dataset version"`` or ``"model version"``.
+        name: What references it: ``<run id>:<path>``, ``adult@<digest12>``, ``adult/3``.
+    """
+
+    digest: str
+    kind: str
+    name: str
 
 
 class MetadataStore(Protocol):
@@ -203,6 +217,14 @@ class MetadataStore(Protocol):
         """Every blob digest any record still points at (for garbage collection).
 
         With ``among``, only those of the given digests that are still referenced.
+        """
+        ...
+
+    def blob_references(self) -> list[BlobReference]:
+        """Every record that points at a blob, sorted by digest.
+
+        The records are those :meth:`referenced_digests` covers; ``verify`` names them next
+        to a broken blob.
         """
         ...
 

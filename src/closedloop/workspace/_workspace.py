@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,11 +18,13 @@ from typing import Any
 
 from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
-from closedloop.core import AuditEvent, now_ms
+from closedloop.core import AuditEvent, ProgressCallback, now_ms
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
 from closedloop.metadata import MetadataStore, get_metadata_store, strip_password
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
+from closedloop.workspace._permissions import local_artifact_dir, make_private_dirs
+from closedloop.workspace._verify import VerifyReport, verify_blobs
 
 __all__ = ["Action", "GcReport", "InitReport", "Workspace", "current_actor"]
 
@@ -52,7 +55,16 @@ class InitReport:
 
 @dataclass(frozen=True, slots=True)
 class GcReport:
-    """What ``Workspace.gc`` found and did."""
+    """What ``Workspace.gc`` found and did (with ``dry_run``: what it would do).
+
+    Attributes:
+        blobs_seen: Blobs in the store.
+        blobs_deleted: Unreferenced blobs deleted (or that would be).
+        bytes_freed: Stored bytes of those blobs.
+        blobs_young: Unreferenced blobs kept because they are younger than the grace.
+        temp_files_removed: Abandoned temp files removed (or that would be).
+        dry_run: Whether nothing was changed.
+    """
 
     blobs_seen: int
     blobs_deleted: int
@@ -152,7 +164,9 @@ class Workspace:
     ) -> InitReport:
         """Create (or complete) a workspace: folders, key file, config file, database schema.
 
-        Never overwrites an existing key. Safe to run again on an existing workspace.
+        Never overwrites an existing key. Safe to run again on an existing workspace. What
+        it creates locally is owner-only: folders 0700, files (database, key, config) 0600;
+        it leaves the permissions of what exists alone (``closedloop doctor`` reports them).
 
         Raises:
             SchemaVersionError: The database exists at an older schema (run `db upgrade`).
@@ -162,13 +176,15 @@ class Workspace:
         location = resolve_location(settings, must_exist=False)
         created_config = False
         if location.state_dir is not None:
-            location.state_dir.mkdir(parents=True, exist_ok=True)
+            location.state_dir.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(location.state_dir)
             config = location.state_dir / CONFIG_FILE
             if not config.exists():
-                config.write_text(_CONFIG_TEMPLATE + _chosen(settings), encoding="utf-8")
+                _write_private(config, _CONFIG_TEMPLATE + _chosen(settings))
                 created_config = True
-            if "://" not in location.artifact_uri:
-                Path(location.artifact_uri).mkdir(parents=True, exist_ok=True)
+        artifact_dir = local_artifact_dir(location.artifact_uri)
+        if artifact_dir is not None:
+            make_private_dirs(artifact_dir)
         created_key = False
         if not location.key_file.exists():
             Keyring.create(location.key_file)
@@ -233,7 +249,9 @@ class Workspace:
         """Delete blobs that no record references.
 
         Blobs younger than ``grace`` (default: the ``gc_grace_seconds`` setting) are kept, so
-        a writer that has stored a blob but not yet recorded it never loses it.
+        a writer that has stored a blob but not yet recorded it never loses it; so are temp
+        files of writes in progress. With ``dry_run`` nothing is removed and the report
+        counts what would be.
         """
         grace = grace if grace is not None else timedelta(seconds=self.settings.gc_grace_seconds)
         if grace < timedelta(0):
@@ -255,9 +273,21 @@ class Workspace:
                 if dry_run or self.artifacts.delete(blob.digest):
                     deleted += 1
                     freed += blob.stored_size
-            temp = 0 if dry_run else self.artifacts.cleanup_tmp(grace)
-            facts.update(deleted=deleted, bytes_freed=freed)
+            temp = self.artifacts.cleanup_tmp(grace, dry_run=dry_run)
+            facts.update(deleted=deleted, bytes_freed=freed, temp_files=temp)
         return GcReport(seen, deleted, freed, young, temp, dry_run)
+
+    def verify(self, *, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Read and authenticate every blob a record references; report what is broken.
+
+        See :func:`closedloop.workspace._verify.verify_blobs`. A broken blob is repaired by
+        storing the same content again (re-ingest the file, re-log the artifact): a put
+        replaces a stored blob that fails verification.
+
+        Args:
+            progress: Called with a ``ProgressEvent`` per blob.
+        """
+        return verify_blobs(self, progress=progress)
 
 
 def _chosen(settings: Settings) -> str:
@@ -270,9 +300,29 @@ def _chosen(settings: Settings) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a new text file that only its owner can read (0600 from the first instant)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def current_actor() -> str:
-    """The operating-system user, who acts until tokens arrive."""
+    """The operating-system user, who acts until tokens arrive.
+
+    The name is that of the process's real user id in the user database, never the
+    ``USER``/``LOGNAME`` environment variables, which anyone can set. A uid with no entry
+    (some containers) is given as its number. Off POSIX, the login name.
+    """
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return "unknown"
+        import pwd
+    except ImportError:  # pragma: no cover - Windows has no uid
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry
+        return str(uid)

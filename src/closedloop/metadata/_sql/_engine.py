@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,16 @@ def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     SQLite gets WAL journaling, a busy timeout, foreign keys, ``synchronous=NORMAL`` (durable
     across application crashes; a power loss may drop the last commits) and ``BEGIN
     IMMEDIATE`` for write transactions so that concurrent writers queue on the busy timeout
-    instead of failing on a lock upgrade.
+    instead of failing on a lock upgrade. A new SQLite file is created owner-only (0600, in
+    missing folders made 0700); SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode, so they are owner-only too.
     """
     url = make_url(_normalise(uri))
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         kwargs["pool_pre_ping"] = True
@@ -56,6 +59,24 @@ def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms)
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty database file with mode 0600 (and missing folders 0700) if absent.
+
+    An empty file is a valid empty SQLite database. Created here, before SQLite opens it,
+    it never exists with the permissive mode the umask would give it.
+    """
+    missing: list[Path] = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            each.mkdir(mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

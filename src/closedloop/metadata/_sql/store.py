@@ -31,6 +31,7 @@ from closedloop.errors import (
 )
 from closedloop.metadata._sql import _engine
 from closedloop.metadata._sql._db import Database, audit_row
+from closedloop.metadata._sql._refs import blob_references
 from closedloop.metadata._sql._rows import (
     check_artifact_path,
     check_name,
@@ -524,6 +525,11 @@ class SqlMetadataStore:
                 found.update(conn.execute(q).scalars())
         return found
 
+    def blob_references(self) -> list[BlobReference]:
+        """Every record that points at a blob, sorted by digest."""
+        with self._read() as conn:
+            return blob_references(conn)
+
     # audit ---------------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
         """Append audit events."""
@@ -565,6 +571,6 @@ class SqlMetadataStore:
 
 
 if TYPE_CHECKING:
-    from closedloop.metadata._protocol import MetadataStore
+    from closedloop.metadata._protocol import BlobReference, MetadataStore
 
     _conforms: MetadataStore = SqlMetadataStore("sqlite://")
