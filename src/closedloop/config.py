@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,6 +39,14 @@ class Settings(BaseModel):
         gc_grace_seconds: ``gc`` leaves unreferenced blobs younger than this alone, so it
             never races a writer that has stored a blob but not yet recorded it.
         storage_options: Extra fsspec options for the artifact filesystem.
+        serving_max_body_bytes: Most bytes of one request body the model server accepts
+            (larger: 413).
+        serving_max_string_length: Most characters of one category or string value in a
+            request (longer: 422 naming the field).
+        serving_out_of_range: A served number outside the range seen in training:
+            ``warn`` (served with a warning, counted in the audit log) or ``refuse`` (422).
+        serving_unseen_categories: A served category not seen in training: ``warn`` or
+            ``refuse``, as for ``serving_out_of_range``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,6 +61,10 @@ class Settings(BaseModel):
     synchronous_logging: bool = False
     gc_grace_seconds: float = Field(default=3600.0, ge=0)
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    serving_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    serving_max_string_length: int = Field(default=1000, ge=1)
+    serving_out_of_range: Literal["warn", "refuse"] = "warn"
+    serving_unseen_categories: Literal["warn", "refuse"] = "warn"
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:

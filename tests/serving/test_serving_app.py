@@ -152,7 +152,11 @@ def test_nullable_fields_may_be_omitted_or_null(served: Served, client: TestClie
 def test_lax_numbers_are_read_and_unseen_categories_are_warned(
     served: Served, client: TestClient
 ) -> None:
-    recs = [{"age": "39", "hours": 40, "sex": "X"}, {"age": 20, "sex": "Z"}, {"age": 1, "sex": "X"}]
+    recs = [
+        {"age": "39", "hours": 40, "sex": "X"},
+        {"age": 20, "sex": "Z"},
+        {"age": 21, "sex": "X"},
+    ]
     response = _predict(client, recs)
     assert response.status_code == 200, response.text
     assert response.json()["warnings"] == [

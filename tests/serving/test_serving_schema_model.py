@@ -137,3 +137,55 @@ def test_frame_has_the_signature_columns_in_order_with_sensible_dtypes() -> None
     assert pd.isna(frame.loc[1, "sex"])
     assert frame.loc[0, "sex"] == "F"
     assert pd.api.types.is_datetime64_any_dtype(frame["at"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "kind"),
+    [
+        ("i", 2**63, "less_than_equal"),
+        ("i", -(2**63) - 1, "greater_than_equal"),
+        ("i", float("inf"), "finite_number"),
+        ("c", float("nan"), "value_error"),
+        ("s", float("-inf"), "value_error"),
+        ("s", "x" * 1001, "string_too_long"),
+        ("c", "x" * 1001, "string_too_long"),
+    ],
+)
+def test_non_finite_huge_and_long_values_are_refused(column: str, value: object, kind: str) -> None:
+    assert _errors(request_row_model(ALL_TYPES), {**GOOD, column: value}) == [((column,), kind)]
+
+
+def test_int64_bounds_and_the_string_limit_are_inclusive() -> None:
+    model = request_row_model(ALL_TYPES, max_string_length=4)
+    row = model.model_validate({**GOOD, "i": 2**63 - 1, "s": "abcd", "c": 1234})
+    assert row.model_dump(by_alias=True)["i"] == 2**63 - 1
+    assert _errors(model, {**GOOD, "s": "abcde"}) == [(("s",), "string_too_long")]
+    assert _errors(model, {**GOOD, "c": 12345}) == [(("c",), "string_too_long")]
+    frame = frame_from_rows(ALL_TYPES, [row.model_dump(by_alias=True)])
+    assert frame["i"].dtype == "int64"
+
+
+def test_nan_is_missing_only_where_missing_is_allowed() -> None:
+    signature = TableSchema(
+        (
+            ColumnSchema("i", LogicalType.INTEGER),
+            ColumnSchema("f", LogicalType.FLOAT),
+            ColumnSchema("c", LogicalType.CATEGORY),
+            ColumnSchema("b", LogicalType.BOOLEAN),
+            ColumnSchema("d", LogicalType.DATETIME),
+            ColumnSchema("f2", LogicalType.FLOAT, nullable=False),
+        )
+    )
+    model = request_row_model(signature)
+    nan = float("nan")
+    row = model.model_validate({"i": nan, "f": nan, "c": nan, "b": nan, "d": nan, "f2": 1.0})
+    assert row.model_dump(by_alias=True) == {
+        "i": None,
+        "f": None,
+        "c": None,
+        "b": None,
+        "d": None,
+        "f2": 1.0,
+    }
+    assert _errors(model, {"f": float("inf"), "f2": 1.0}) == [(("f",), "finite_number")]
+    assert _errors(model, {"f2": nan}) == [(("f2",), "finite_number")]

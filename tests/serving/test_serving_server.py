@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from serving_support import Served, records
+from serving_support import Served, TestClient, records
 from typer.testing import CliRunner
 
 import closedloop.serving
@@ -110,3 +110,51 @@ def test_cli_serve_opens_the_workspace_and_prints_the_url(
     assert call["ref"] == "m@champion"
     assert (call["host"], call["port"], call["log_predictions"]) == ("127.0.0.1", 8123, True)
     assert call["ws"].location.root == root
+
+
+def test_cli_serve_passes_limits_and_policies(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(closedloop.serving, "serve", lambda ws, ref, **kw: calls.append(kw))
+    app = typer.Typer()
+    root = served.ws.location.root if served.ws.location else None
+
+    @app.callback()
+    def main(ctx: typer.Context) -> None:
+        ctx.obj = CliState(workspace=str(root))
+        ctx.call_on_close(ctx.obj.close)
+
+    app.command("serve")(_serve.serve)
+    runner = CliRunner()
+    options = ["--max-body-bytes", "2048", "--max-string-length", "50"]
+    options += ["--out-of-range", "refuse", "--unseen-categories", "warn"]
+    assert runner.invoke(app, ["serve", "m/1", *options]).exit_code == 0
+    assert runner.invoke(app, ["serve", "m/1"]).exit_code == 0
+    given, unset = calls
+    assert {k: given[k] for k in ("max_body_bytes", "max_string_length")} == {
+        "max_body_bytes": 2048,
+        "max_string_length": 50,
+    }
+    assert (given["out_of_range"], given["unseen_categories"]) == ("refuse", "warn")
+    assert type(given["out_of_range"]) is str
+    # Unset: the workspace's settings decide (create_app reads them).
+    assert all(
+        unset[k] is None
+        for k in ("max_body_bytes", "max_string_length", "out_of_range", "unseen_categories")
+    )
+    assert runner.invoke(app, ["serve", "m/1", "--out-of-range", "maybe"]).exit_code == 2
+    assert runner.invoke(app, ["serve", "m/1", "--max-body-bytes", "0"]).exit_code == 2
+    assert len(calls) == 2
+
+
+def test_serve_hands_the_options_to_the_app(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(
+        server_module._Server, "run", lambda self, sockets=None: seen.update(app=self.config.app)
+    )
+    serve(served.ws, "m@champion", max_body_bytes=10, out_of_range="refuse")
+    with TestClient(seen["app"]) as client:
+        assert client.post("/predict", json={"records": [{"age": 30}]}).status_code == 413

@@ -13,21 +13,27 @@ from closedloop.serving._app import (
     PredictResponse,
     create_app,
 )
+from closedloop.serving._checks import POLICIES, Policy, unseen_categories
+from closedloop.serving._middleware import DEFAULT_MAX_BODY_BYTES
 from closedloop.serving._schema_model import (
+    MAX_STRING_LENGTH,
     frame_from_rows,
     request_row_model,
-    unseen_categories,
 )
 from closedloop.serving._server import BackgroundServer, serve
 from closedloop.serving.errors import HTTP_STATUS, install_error_handlers, status_for
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
     "HTTP_STATUS",
     "MAX_RECORDS",
+    "MAX_STRING_LENGTH",
+    "POLICIES",
     "REQUEST_ID_HEADER",
     "BackgroundServer",
     "HealthResponse",
     "MetadataResponse",
+    "Policy",
     "PredictResponse",
     "create_app",
     "frame_from_rows",

@@ -4,31 +4,44 @@ Endpoints: ``POST /predict`` (records in, labels and probabilities out, every ro
 to the prediction log with the request's audit event in one transaction), ``GET /health``,
 ``GET /metadata`` and ``GET /openapi.json``. The interactive docs pages are off: FastAPI
 builds them from CDN assets.
+
+What a request may carry is bounded: its body (``max_body_bytes``, else 413), its records
+(``max_records``) and each text value (``max_string_length``, else 422). Rows outside the
+numeric ranges or categories seen in training are served with a warning or refused, by
+policy (:mod:`closedloop.serving._checks`).
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 from fastapi import FastAPI, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, create_model
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from closedloop.core import ModelVersion, Prediction, TableSchema, now_ms
 from closedloop.errors import AlreadyExistsError, InvalidArgumentError
 from closedloop.registry import LoadedModel, load_model
-from closedloop.serving._schema_model import (
-    frame_from_rows,
-    request_row_model,
-    unseen_categories,
+from closedloop.serving._checks import (
+    OutOfRange,
+    Policy,
+    UnseenCategories,
+    check_policy,
+    find_out_of_range,
+    find_unseen_categories,
 )
+from closedloop.serving._middleware import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_PATTERN,
+    STATE_ID,
+    STATE_STARTED,
+    RequestContext,
+)
+from closedloop.serving._schema_model import frame_from_rows, request_row_model
 from closedloop.serving.errors import install_error_handlers
 from closedloop.workspace import Action, Workspace
 
@@ -41,16 +54,8 @@ __all__ = [
     "create_app",
 ]
 
-#: Header carrying the client's request id; echoed on every response.
-REQUEST_ID_HEADER = "X-Request-ID"
 #: Default bound on the rows of one request (it is also one database transaction).
 MAX_RECORDS = 10_000
-
-# The prediction log keeps request ids in a 64-character column.
-_REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
-_REQUEST_ID_RE = re.compile(_REQUEST_ID_PATTERN)
-_STATE_ID = "closedloop_request_id"
-_STATE_STARTED = "closedloop_started"
 
 
 class PredictResponse(BaseModel):
@@ -64,7 +69,8 @@ class PredictResponse(BaseModel):
     )
     latency_ms: float = Field(description="Validation and model time of the request.")
     warnings: list[str] = Field(
-        default_factory=list, description="E.g. category values not seen in training."
+        default_factory=list,
+        description="E.g. category values or numbers outside the range not seen in training.",
     )
 
 
@@ -92,33 +98,6 @@ class MetadataResponse(BaseModel):
     created_at: int
 
 
-class _RequestContext:
-    """ASGI middleware: start the request's clock, fix its id, echo the id on the response.
-
-    The clock starts before the body is read, so the latency covers validation too.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        request_id = sent if sent and _REQUEST_ID_RE.fullmatch(sent) else uuid.uuid4().hex
-        state = scope.setdefault("state", {})
-        state[_STATE_ID], state[_STATE_STARTED] = request_id, started
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
 def _jsonable(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -126,8 +105,18 @@ def _jsonable(value: Any) -> Any:
 class _Predictor:
     """Scores validated rows and logs them; runs in FastAPI's threadpool."""
 
-    def __init__(self, ws: Workspace, loaded: LoadedModel, *, log_predictions: bool) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        loaded: LoadedModel,
+        *,
+        log_predictions: bool,
+        out_of_range: Policy,
+        unseen_categories: Policy,
+    ) -> None:
         self.ws = ws
+        self.out_of_range = out_of_range
+        self.unseen_categories = unseen_categories
         self.version: ModelVersion = loaded.version
         self.model = loaded.model
         self.signature: TableSchema = loaded.version.signature
@@ -142,8 +131,7 @@ class _Predictor:
                 hint="re-register the model with classes=list(model.classes_)",
             )
 
-    def _score(self, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[dict[str, float]]]:
-        frame = frame_from_rows(self.signature, rows)
+    def _score(self, frame: pd.DataFrame) -> tuple[list[Any], list[dict[str, float]]]:
         try:
             proba = self.model.predict_proba(frame) if self.has_proba else None
             labels = self.model.predict(frame)
@@ -166,22 +154,25 @@ class _Predictor:
         self, records: Sequence[BaseModel], request_id: str, started: float
     ) -> PredictResponse:
         inputs = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in records]
-        values = [r.model_dump(by_alias=True) for r in records]
-        unseen = unseen_categories(self.signature, values)
-        warnings = [
-            f"{column}: {sum(counts.values())} row(s) with a category not seen in training: "
-            + ", ".join(f"{value!r} ({n})" for value, n in list(counts.items())[:10])
-            for column, counts in unseen.items()
-        ]
+        frame = frame_from_rows(self.signature, [r.model_dump(by_alias=True) for r in records])
+        unseen = find_unseen_categories(self.signature, frame)
+        outside = find_out_of_range(self.signature, frame)
+        warnings = [f.warning() for f in unseen] + [f.warning() for f in outside]
         version = self.version
         with self.ws.action(
             "model.predict", f"model:{version.id}", request_id=request_id, rows=len(records)
         ) as act:
-            labels, probabilities = self._score(values)
+            if unseen:
+                act.update(unseen_categories={f.column: f.rows for f in unseen})
+            if outside:
+                act.update(out_of_range={f.column: f.rows for f in outside})
+            self._refuse(
+                unseen if self.unseen_categories == "refuse" else [],
+                outside if self.out_of_range == "refuse" else [],
+            )
+            labels, probabilities = self._score(frame)
             latency_ms = (time.perf_counter() - started) * 1000.0
             act.update(latency_ms=round(latency_ms, 3))
-            if unseen:
-                act.update(unseen_categories={c: sum(n.values()) for c, n in unseen.items()})
             if self.log_predictions:
                 self._log(act, request_id, inputs, labels, probabilities, latency_ms)
         return PredictResponse(
@@ -191,6 +182,27 @@ class _Predictor:
             probabilities=probabilities if self.has_proba else None,
             latency_ms=latency_ms,
             warnings=warnings,
+        )
+
+    def _refuse(self, unseen: Sequence[UnseenCategories], outside: Sequence[OutOfRange]) -> None:
+        """Refuse the request if there are rows off the training data under a refusing policy.
+
+        Raises:
+            InvalidArgumentError: Naming the first such field of each column, its value
+                and what training saw.
+        """
+        parts = [f.refusal() for f in unseen] + [f.refusal() for f in outside]
+        if not parts:
+            return
+        settings = []
+        if unseen:
+            settings.append("unseen_categories='warn' (setting serving_unseen_categories)")
+        if outside:
+            settings.append("out_of_range='warn' (setting serving_out_of_range)")
+        raise InvalidArgumentError(
+            "records off the training data: " + "; ".join(parts),
+            hint="send values seen in training (see /metadata), or serve with "
+            + " and ".join(settings),
         )
 
     def _log(
@@ -251,6 +263,10 @@ def create_app(
     *,
     log_predictions: bool = True,
     max_records: int = MAX_RECORDS,
+    max_body_bytes: int | None = None,
+    max_string_length: int | None = None,
+    out_of_range: Policy | None = None,
+    unseen_categories: Policy | None = None,
 ) -> FastAPI:
     """Build the application serving ``model_ref`` from ``ws``.
 
@@ -259,25 +275,60 @@ def create_app(
     logged with the action's audit event in one transaction. If the log write fails, the
     request fails (503 for a storage error): a prediction that is not logged is not served.
 
+    Options left ``None`` take the workspace's settings (``ws.settings.serving_*``, from
+    ``closedloop.yaml`` or ``CLOSEDLOOP_SERVING_*``).
+
     Args:
         ws: An open workspace; it must stay open while the app serves.
         model_ref: ``name@alias``, ``name@latest`` or ``name/<version>``.
         log_predictions: Write each served row to the prediction log.
         max_records: Most records one request may carry.
+        max_body_bytes: Most bytes of a request body; a larger one gets 413.
+        max_string_length: Most characters of one category or string value; a longer one
+            gets 422 naming the field.
+        out_of_range: A number outside the range seen in training: ``"warn"`` (served, with
+            a warning and a count in the audit detail ``out_of_range``) or ``"refuse"``
+            (422 naming the field, the value and the range).
+        unseen_categories: A category not seen in training: ``"warn"`` (served, with a
+            warning and a count in the audit detail ``unseen_categories``) or ``"refuse"``.
 
     Returns:
         The application; ``app.state.model_version`` is the served ``ModelVersion``.
 
     Raises:
         NotFoundError: No such model version.
-        InvalidArgumentError: The registered classes contradict the model's.
+        InvalidArgumentError: The registered classes contradict the model's, or an option
+            is out of its range.
     """
-    if max_records < 1:
-        raise InvalidArgumentError(f"max_records must be at least 1, got {max_records}")
+    settings = ws.settings
+    body_limit = settings.serving_max_body_bytes if max_body_bytes is None else max_body_bytes
+    text_limit = (
+        settings.serving_max_string_length if max_string_length is None else max_string_length
+    )
+    for name, value in (
+        ("max_records", max_records),
+        ("max_body_bytes", body_limit),
+        ("max_string_length", text_limit),
+    ):
+        if value < 1:
+            raise InvalidArgumentError(f"{name} must be at least 1, got {value}")
+    range_policy = check_policy(
+        "out_of_range", settings.serving_out_of_range if out_of_range is None else out_of_range
+    )
+    category_policy = check_policy(
+        "unseen_categories",
+        settings.serving_unseen_categories if unseen_categories is None else unseen_categories,
+    )
     loaded = load_model(ws, model_ref)
     version = loaded.version
-    predictor = _Predictor(ws, loaded, log_predictions=log_predictions)
-    row_model = request_row_model(version.signature, name="Record")
+    predictor = _Predictor(
+        ws,
+        loaded,
+        log_predictions=log_predictions,
+        out_of_range=range_policy,
+        unseen_categories=category_policy,
+    )
+    row_model = request_row_model(version.signature, name="Record", max_string_length=text_limit)
     request_model: type[BaseModel] = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -295,7 +346,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.model_version = version
-    app.add_middleware(_RequestContext)
+    app.add_middleware(RequestContext, max_body_bytes=body_limit)
     install_error_handlers(app)
 
     def predict(
@@ -303,7 +354,7 @@ def create_app(
     ) -> PredictResponse:
         records: list[BaseModel] = body.records  # type: ignore[attr-defined]
         state = request.state
-        return predictor(records, getattr(state, _STATE_ID), getattr(state, _STATE_STARTED))
+        return predictor(records, getattr(state, STATE_ID), getattr(state, STATE_STARTED))
 
     # The body type is built at runtime from the signature; FastAPI reads it from here.
     predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -318,7 +369,7 @@ def create_app(
                     str | None,
                     Header(
                         alias=REQUEST_ID_HEADER,
-                        pattern=_REQUEST_ID_PATTERN,
+                        pattern=REQUEST_ID_PATTERN,
                         description="Your id for the request (else one is generated).",
                     ),
                 ],

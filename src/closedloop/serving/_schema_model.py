@@ -12,7 +12,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
 
-__all__ = ["frame_from_rows", "request_row_model", "unseen_categories"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_STRING_LENGTH",
+    "frame_from_rows",
+    "request_row_model",
+]
+
+#: Bounds of an integer column (the model sees ``int64``).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Default bound on the characters of one text (category or string) value.
+MAX_STRING_LENGTH = 1000
 
 
 def _refuse_bool(value: Any) -> Any:
@@ -22,41 +33,67 @@ def _refuse_bool(value: Any) -> Any:
     return value
 
 
+def _refuse_non_finite(value: Any) -> Any:
+    # Text columns coerce numbers to text: NaN would become the category "nan".
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN or infinity is not a text value; send null for a missing value")
+    return value
+
+
+def _nan_is_missing(value: Any) -> Any:
+    # JSON as Python reads it allows NaN; where a value may be missing, NaN means missing.
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 _NOT_BOOL = BeforeValidator(_refuse_bool)
-
-_TYPES: dict[LogicalType, Any] = {
-    LogicalType.INTEGER: Annotated[int, _NOT_BOOL],
-    LogicalType.FLOAT: Annotated[float, Field(allow_inf_nan=False), _NOT_BOOL],
-    LogicalType.BOOLEAN: bool,
-    # Category codes are often sent as JSON numbers (zip codes, levels): accept them as text.
-    LogicalType.CATEGORY: Annotated[str, Field(coerce_numbers_to_str=True)],
-    LogicalType.STRING: Annotated[str, Field(coerce_numbers_to_str=True)],
-    LogicalType.DATETIME: datetime,
-}
+_FINITE_TEXT = BeforeValidator(_refuse_non_finite)
 
 
-def _field(column: ColumnSchema) -> tuple[Any, Any]:
-    annotation = _TYPES[column.type]
+def _type(logical: LogicalType, max_string_length: int) -> Any:
+    if logical is LogicalType.INTEGER:
+        return Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), _NOT_BOOL]
+    if logical is LogicalType.FLOAT:
+        return Annotated[float, Field(allow_inf_nan=False), _NOT_BOOL]
+    if logical is LogicalType.BOOLEAN:
+        return bool
+    if logical is LogicalType.DATETIME:
+        return datetime
+    # Categories and strings. Codes are often sent as JSON numbers (zip codes, levels):
+    # accept them as text.
+    return Annotated[
+        str, Field(coerce_numbers_to_str=True, max_length=max_string_length), _FINITE_TEXT
+    ]
+
+
+def _field(column: ColumnSchema, max_string_length: int) -> tuple[Any, Any]:
+    annotation = _type(column.type, max_string_length)
     description = f"{column.type.value} column {column.name!r}"
     if column.categories:
         description += f"; seen in training: {', '.join(column.categories)}"
     if column.nullable:
         return (
-            annotation | None,
+            Annotated[annotation | None, BeforeValidator(_nan_is_missing)],
             Field(default=None, alias=column.name, description=description),
         )
     return annotation, Field(alias=column.name, description=description)
 
 
-def request_row_model(signature: TableSchema, *, name: str = "Record") -> type[BaseModel]:
+def request_row_model(
+    signature: TableSchema, *, name: str = "Record", max_string_length: int = MAX_STRING_LENGTH
+) -> type[BaseModel]:
     """Build the pydantic model one request row must fit.
 
     Each column of the signature becomes a field: integers, floats, booleans, text
     (categories and strings) and datetimes. Non-nullable columns are required; nullable
     ones default to ``None``. Unknown fields are refused, naming the field. Pydantic's lax
     mode stays on, so ``"39"`` is read as ``39`` but ``"abc"`` is refused for an integer;
-    booleans are refused for numbers, and NaN or infinity for floats (send ``null``).
-    Categories are not enforced here (see :func:`unseen_categories`).
+    booleans are refused for numbers. Python's JSON reader accepts ``NaN``, ``Infinity``
+    and ``-Infinity``: in a nullable column ``NaN`` means missing (like ``null``); anywhere
+    else a non-finite number is refused. Integers outside ``int64`` are refused. A float
+    column takes any finite float, so ``10**30`` is read as ``1e30`` (the range check of
+    the server then flags it); a number beyond the float range is refused. Text longer
+    than ``max_string_length`` characters is refused. Categories and ranges are not
+    enforced here (see :mod:`closedloop.serving._checks`).
 
     Fields are named ``c0``, ``c1``… internally and carry the column name as their alias,
     so any column name works (also ``"my col"``, ``"json"`` or ``"_id"``). Validate and dump
@@ -65,48 +102,20 @@ def request_row_model(signature: TableSchema, *, name: str = "Record") -> type[B
     Args:
         signature: The model's input schema.
         name: The model's class name (shown in the OpenAPI schema).
+        max_string_length: Most characters of one category or string value.
 
     Returns:
         A pydantic model class.
     """
-    fields: dict[str, Any] = {f"c{i}": _field(column) for i, column in enumerate(signature.columns)}
+    fields: dict[str, Any] = {
+        f"c{i}": _field(column, max_string_length) for i, column in enumerate(signature.columns)
+    }
     model: type[BaseModel] = create_model(
         name,
         __config__=ConfigDict(extra="forbid", validate_by_alias=True, validate_by_name=False),
         **fields,
     )
     return model
-
-
-def unseen_categories(
-    signature: TableSchema, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, dict[str, int]]:
-    """Values of category columns that the signature does not list, with their row counts.
-
-    The pipeline's encoder ignores unseen categories, so such rows are served; counting
-    them tells the client (and the audit log) that the rows are off the training data.
-
-    Args:
-        signature: The model's input schema.
-        rows: Validated rows keyed by column name.
-
-    Returns:
-        Column name → {unseen value → rows with it}, values in the order first met; only
-        columns with any unseen value (and listed categories) appear.
-    """
-    out: dict[str, dict[str, int]] = {}
-    for column in signature.columns:
-        if column.type is not LogicalType.CATEGORY or not column.categories:
-            continue
-        known = set(column.categories)
-        counts: dict[str, int] = {}
-        for row in rows:
-            value = row.get(column.name)
-            if value is not None and str(value) not in known:
-                counts[str(value)] = counts.get(str(value), 0) + 1
-        if counts:
-            out[column.name] = counts
-    return out
 
 
 def frame_from_rows(signature: TableSchema, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from closedloop.errors import ConfigurationError, InvalidArgumentError
 from closedloop.serving._app import create_app
+from closedloop.serving._checks import Policy
 from closedloop.workspace import Workspace
 
 __all__ = ["BackgroundServer", "serve"]
@@ -57,6 +58,10 @@ def serve(
     log_level: str = "info",
     log_predictions: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    max_body_bytes: int | None = None,
+    max_string_length: int | None = None,
+    out_of_range: Policy | None = None,
+    unseen_categories: Policy | None = None,
 ) -> None:
     """Serve ``model_ref`` over HTTP until interrupted (Ctrl-C or SIGTERM).
 
@@ -68,11 +73,26 @@ def serve(
         log_level: uvicorn's log level (``critical`` … ``trace``).
         log_predictions: Write each served row to the prediction log.
         on_ready: Called with the base URL once the server listens.
+        max_body_bytes: Most bytes of a request body (``None``: the workspace setting).
+        max_string_length: Most characters of a text value (``None``: the setting).
+        out_of_range: ``"warn"`` or ``"refuse"`` numbers outside the training range
+            (``None``: the setting).
+        unseen_categories: ``"warn"`` or ``"refuse"`` categories not seen in training
+            (``None``: the setting).
 
     Raises:
         NotFoundError: No such model version.
+        InvalidArgumentError: An option is out of its range.
     """
-    app = create_app(ws, model_ref, log_predictions=log_predictions)
+    app = create_app(
+        ws,
+        model_ref,
+        log_predictions=log_predictions,
+        max_body_bytes=max_body_bytes,
+        max_string_length=max_string_length,
+        out_of_range=out_of_range,
+        unseen_categories=unseen_categories,
+    )
     _Server(_config(app, host, port, log_level), on_ready).run()
 
 

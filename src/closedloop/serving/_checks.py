@@ -1,0 +1,253 @@
+"""Served rows against what the model saw in training: numeric ranges and categories.
+
+A request's rows can be valid (right types, required fields present) and still lie off the
+training data: ``age=500`` where the signature's range is ``[17, 90]``, or ``sex="X"``
+where training saw only ``F`` and ``M``. The model still answers (the encoder ignores an
+unseen category; a linear model extrapolates), so the server either serves them with a
+warning in the response, counted in the audit detail of the ``model.predict`` action
+(policy ``"warn"``), or refuses the request with a 422 naming the field, the value and
+what training saw (policy ``"refuse"``).
+
+This is the hot path of every request: each check works on one column of the request's
+frame at a time with vectorised pandas/numpy operations, never row by row in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from closedloop.core import LogicalType, TableSchema
+from closedloop.errors import InvalidArgumentError
+from closedloop.serving._schema_model import frame_from_rows
+
+__all__ = [
+    "POLICIES",
+    "OutOfRange",
+    "Policy",
+    "UnseenCategories",
+    "check_policy",
+    "find_out_of_range",
+    "find_unseen_categories",
+    "unseen_categories",
+]
+
+#: What the server does with rows off the training data.
+Policy = Literal["warn", "refuse"]
+POLICIES: tuple[Policy, ...] = ("warn", "refuse")
+
+_SHOWN_VALUES = 10  # distinct values listed in one warning
+_SHOWN_CHARS = 40  # characters of the repr of one value in a warning or an error
+
+
+def check_policy(name: str, value: str) -> Policy:
+    """``value`` as a :data:`Policy`.
+
+    Raises:
+        InvalidArgumentError: It is neither ``"warn"`` nor ``"refuse"``.
+    """
+    if value not in POLICIES:
+        raise InvalidArgumentError(
+            f"{name} must be 'warn' or 'refuse', got {value!r}",
+            hint=f"use {name}='warn' to serve such rows with a warning, 'refuse' to answer 422",
+        )
+    return value
+
+
+def _num(value: float) -> str:
+    number = float(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:g}"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """The rows of one numeric column outside the range seen in training.
+
+    Attributes:
+        column: Column name.
+        minimum: Smallest value seen in training (``None``: no lower bound).
+        maximum: Largest value seen in training (``None``: no upper bound).
+        rows: How many rows are outside.
+        lowest: The smallest value outside.
+        highest: The largest value outside.
+        first_row: Index of the first row outside.
+        first_value: Its value.
+    """
+
+    column: str
+    minimum: float | None
+    maximum: float | None
+    rows: int
+    lowest: float
+    highest: float
+    first_row: int
+    first_value: float
+
+    @property
+    def range_text(self) -> str:
+        """The training range as ``[min, max]`` (an open end as ``-inf``/``inf``)."""
+        low = "-inf" if self.minimum is None else _num(self.minimum)
+        high = "inf" if self.maximum is None else _num(self.maximum)
+        return f"[{low}, {high}]"
+
+    def warning(self) -> str:
+        """The line for the response's ``warnings``."""
+        return (
+            f"{self.column}: {self.rows} row(s) outside the range seen in training "
+            f"{self.range_text}: lowest {_num(self.lowest)}, highest {_num(self.highest)}"
+        )
+
+    def refusal(self) -> str:
+        """The part of a 422 message about this column."""
+        return (
+            f"records.{self.first_row}.{self.column}: {_num(self.first_value)} is outside "
+            f"the range seen in training {self.range_text} ({self.rows} row(s) in "
+            f"{self.column!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnseenCategories:
+    """The rows of one category column holding a value not seen in training.
+
+    Attributes:
+        column: Column name.
+        counts: Unseen value → rows with it, in the order first met.
+        known: The categories seen in training.
+        first_row: Index of the first such row.
+    """
+
+    column: str
+    counts: dict[str, int]
+    known: tuple[str, ...]
+    first_row: int
+
+    @property
+    def rows(self) -> int:
+        """How many rows hold an unseen value."""
+        return sum(self.counts.values())
+
+    def warning(self) -> str:
+        """The line for the response's ``warnings``."""
+        shown = list(self.counts.items())[:_SHOWN_VALUES]
+        return (
+            f"{self.column}: {self.rows} row(s) with a category not seen in training: "
+            + ", ".join(f"{_show(value)} ({n})" for value, n in shown)
+        )
+
+    def refusal(self) -> str:
+        """The part of a 422 message about this column."""
+        first = next(iter(self.counts))
+        known = ", ".join(_show(c) for c in self.known[:_SHOWN_VALUES])
+        if len(self.known) > _SHOWN_VALUES:
+            known += ", …"
+        return (
+            f"records.{self.first_row}.{self.column}: {_show(first)} is not a category seen "
+            f"in training ({known}; {self.rows} row(s) in {self.column!r})"
+        )
+
+
+def find_out_of_range(signature: TableSchema, frame: pd.DataFrame) -> list[OutOfRange]:
+    """Numeric columns of ``frame`` with values outside the signature's ``[minimum, maximum]``.
+
+    Missing values are not out of range. Columns without a recorded range are skipped.
+
+    Args:
+        signature: The model's input schema.
+        frame: The request's rows (from :func:`frame_from_rows`).
+
+    Returns:
+        One finding per column with any value outside, in signature order.
+    """
+    out: list[OutOfRange] = []
+    for column in signature.columns:
+        if column.type not in (LogicalType.INTEGER, LogicalType.FLOAT):
+            continue
+        if column.minimum is None and column.maximum is None:
+            continue
+        values = frame[column.name].to_numpy(dtype="float64", na_value=np.nan)
+        outside = np.zeros(len(values), dtype=bool)
+        if column.minimum is not None:
+            outside |= values < column.minimum
+        if column.maximum is not None:
+            outside |= values > column.maximum
+        where = np.flatnonzero(outside)
+        if where.size:
+            bad = values[where]
+            out.append(
+                OutOfRange(
+                    column=column.name,
+                    minimum=column.minimum,
+                    maximum=column.maximum,
+                    rows=int(where.size),
+                    lowest=float(bad.min()),
+                    highest=float(bad.max()),
+                    first_row=int(where[0]),
+                    first_value=float(bad[0]),
+                )
+            )
+    return out
+
+
+def find_unseen_categories(signature: TableSchema, frame: pd.DataFrame) -> list[UnseenCategories]:
+    """Category columns of ``frame`` with values the signature does not list.
+
+    Missing values are not unseen. Columns without listed categories are skipped.
+
+    Args:
+        signature: The model's input schema.
+        frame: The request's rows (from :func:`frame_from_rows`).
+
+    Returns:
+        One finding per column with any unseen value, in signature order.
+    """
+    out: list[UnseenCategories] = []
+    for column in signature.columns:
+        if column.type is not LogicalType.CATEGORY or not column.categories:
+            continue
+        series = frame[column.name]
+        text = series.astype(str)
+        unseen = (series.notna() & ~text.isin(column.categories)).to_numpy()
+        where = np.flatnonzero(unseen)
+        if where.size:
+            counts = text.iloc[where].value_counts(sort=False)
+            out.append(
+                UnseenCategories(
+                    column=column.name,
+                    counts={str(v): int(n) for v, n in counts.items()},
+                    known=column.categories,
+                    first_row=int(where[0]),
+                )
+            )
+    return out
+
+
+def unseen_categories(
+    signature: TableSchema, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """Values of category columns that the signature does not list, with their row counts.
+
+    The pipeline's encoder ignores unseen categories, so such rows are served; counting
+    them tells the client (and the audit log) that the rows are off the training data.
+
+    Args:
+        signature: The model's input schema.
+        rows: Validated rows keyed by column name.
+
+    Returns:
+        Column name → {unseen value → rows with it}, values in the order first met; only
+        columns with any unseen value (and listed categories) appear.
+    """
+    found = find_unseen_categories(signature, frame_from_rows(signature, rows))
+    return {f.column: f.counts for f in found}
