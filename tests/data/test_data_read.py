@@ -82,6 +82,7 @@ def test_unknown_suffix_lists_formats(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         read_source(path)
     assert "csv, tsv, parquet, json, jsonl" in (info.value.hint or "")
+    assert "-f/--format on the command line, or format= in Python" in (info.value.hint or "")
 
 
 def test_unknown_explicit_format(tmp_path: Path) -> None:

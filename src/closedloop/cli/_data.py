@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from closedloop import data
 from closedloop.cli._format import fmt_time
-from closedloop.cli._state import console, state
+from closedloop.cli._progress import progress_bars
+from closedloop.cli._safe import SafeTable, line
+from closedloop.cli._state import console, err_console, state
 from closedloop.core import ColumnSchema, DatasetVersion
 from closedloop.errors import DataValidationError, InvalidArgumentError
 
@@ -108,12 +109,25 @@ def ingest(
     format: FormatOption = None,
     option: ReaderOption = None,
 ) -> None:
-    """Store a data file as a version of a dataset (the same content gives the same version)."""
+    """Store a data file as a version of a dataset (the same content gives the same version).
+
+    The delimiter of a CSV file is detected (an explicit -o sep=... wins) and a file that is
+    not UTF-8 is read as cp1252 or latin-1 (an explicit -o encoding=... wins); both are
+    reported as warnings, like an unnamed or an empty column. Duplicate column names, a
+    header without names, no rows, no data, inf, integers beyond 64 bits and NUL bytes are
+    refused. A progress bar is drawn on stderr when it is a terminal.
+    """
     ws = state(ctx).client().workspace
-    result = data.ingest(ws, source, name, format=format, options=parse_options(option))
+    options = parse_options(option)
+    with progress_bars(err_console) as progress:
+        result = data.ingest(ws, source, name, format=format, options=options, progress=progress)
     v = result.version
     status = "created" if result.created else "existing (same content)"
-    console.print(f"{v.id}  version {v.version}  {v.n_rows} rows  {v.n_columns} columns  {status}")
+    console.print(
+        line(v.id, f"  version {v.version}  {v.n_rows} rows  {v.n_columns} columns  {status}")
+    )
+    for warning in result.warnings:
+        console.print(line(("warning:", "bold yellow"), " ", warning.message))
 
 
 @app.command("list")
@@ -128,7 +142,7 @@ def list_versions(
     if as_json:
         print(json.dumps([_version_json(v) for v in versions], indent=2))
         return
-    table = Table(title=f"{len(versions)} dataset version(s)", header_style="bold")
+    table = SafeTable(title=f"{len(versions)} dataset version(s)", header_style="bold")
     for col in ("id", "dataset", "version", "rows", "columns", "created", "parents", "source"):
         numeric = col in ("version", "rows", "columns")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "source")
@@ -158,7 +172,7 @@ def show(
     if as_json:
         print(json.dumps(_version_json(v), indent=2))
         return
-    head = Table.grid(padding=(0, 2))
+    head = SafeTable.grid(padding=(0, 2))
     for label, value in (
         ("id", v.id),
         ("dataset", v.dataset),
@@ -171,9 +185,9 @@ def show(
         ("source digest", v.source_digest or "-"),
         ("parents", ", ".join(v.parents) or "-"),
     ):
-        head.add_row(f"[bold]{label}[/]", value)
+        head.add_row(line((label, "bold")), value)
     console.print(head)
-    table = Table(title="schema", header_style="bold")
+    table = SafeTable(title="schema", header_style="bold")
     for col in ("column", "type", "nullable", "range / categories"):
         table.add_column(col)
     for c in v.schema:
@@ -200,6 +214,9 @@ def validate(
     if report.issues:
         console.print(report.render())
     console.print(
-        f"ok: {report.n_rows} rows, {report.n_columns} columns fit the schema of {ref} "
-        f"({len(report.warnings)} warning(s))"
+        line(
+            f"ok: {report.n_rows} rows, {report.n_columns} columns fit the schema of ",
+            ref,
+            f" ({len(report.warnings)} warning(s))",
+        )
     )

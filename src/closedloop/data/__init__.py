@@ -18,7 +18,16 @@ from closedloop.data._adult import (
     adult_files,
     read_adult,
 )
-from closedloop.data._read import FORMATS, file_digest, infer_format, read_source, resolve_format
+from closedloop.data._checks import IngestWarning
+from closedloop.data._read import (
+    FORMATS,
+    ReadResult,
+    file_digest,
+    infer_format,
+    read_source,
+    read_table,
+    resolve_format,
+)
 from closedloop.data._schema import infer_schema
 from closedloop.data._validate import Issue, Severity, ValidationReport, check, validate
 from closedloop.data._versions import (
@@ -40,7 +49,9 @@ __all__ = [
     "ADULT_TARGET",
     "FORMATS",
     "IngestResult",
+    "IngestWarning",
     "Issue",
+    "ReadResult",
     "Severity",
     "ValidationReport",
     "adult_files",
@@ -55,6 +66,7 @@ __all__ = [
     "load",
     "read_adult",
     "read_source",
+    "read_table",
     "resolve_format",
     "to_parquet_bytes",
     "validate",

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
 from closedloop.data._schema import text_values
@@ -98,7 +99,11 @@ class ValidationReport:
         }
 
     def render(self) -> Table:
-        """The issues as a rich table (column, rule, severity, rows, examples)."""
+        """The issues as a rich table (column, rule, severity, rows, examples).
+
+        Column names and example values are data: they are put in the table as ``Text``,
+        which rich never parses as markup (a value ``[/red]`` is shown as it is).
+        """
         verdict = "ok" if self.ok else f"{len(self.errors)} error(s)"
         table = Table(
             title=f"{self.n_rows} rows, {self.n_columns} columns: {verdict}, "
@@ -109,7 +114,9 @@ class ValidationReport:
             table.add_column(name, justify="right" if name == "rows" else "left")
         for i in self.issues:
             severity = "[red]error[/]" if i.severity == "error" else "[yellow]warning[/]"
-            table.add_row(i.column, i.rule, severity, str(i.rows), ", ".join(i.examples))
+            table.add_row(
+                Text(i.column), i.rule, severity, str(i.rows), Text(", ".join(i.examples))
+            )
         return table
 
 

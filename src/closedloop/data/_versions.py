@@ -21,11 +21,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from closedloop.core import DatasetVersion, TableSchema
-from closedloop.data._read import file_digest, read_source, resolve_format
+from closedloop.core import DatasetVersion, ProgressCallback, TableSchema, report_progress
+from closedloop.data._checks import IngestWarning, check_frame
+from closedloop.data._read import file_digest, read_source, read_table, resolve_format
 from closedloop.data._schema import column_name, infer_schema
 from closedloop.data._validate import ValidationReport, check, raise_for_report, validate
-from closedloop.errors import InvalidArgumentError
+from closedloop.errors import ArtifactIntegrityError, InvalidArgumentError
 from closedloop.workspace import Action, Workspace
 
 __all__ = [
@@ -63,11 +64,15 @@ class IngestResult:
         created: False when the same data was already a version of the dataset.
         report: The validation report when a schema was given (warnings only, as a batch
             with errors is refused), else ``None``.
+        warnings: What was accepted but worth knowing: a detected delimiter or fallback
+            encoding, a column without a name or without values (see
+            :mod:`closedloop.data._checks`).
     """
 
     version: DatasetVersion
     created: bool
     report: ValidationReport | None
+    warnings: tuple[IngestWarning, ...] = ()
 
 
 def _check_name(dataset: str) -> str:
@@ -94,8 +99,9 @@ def to_parquet_bytes(df: pd.DataFrame) -> bytes:
     time zones) are kept in the file's pandas metadata.
 
     Raises:
-        InvalidArgumentError: A column label is not a string, or a column mixes values
-            Parquet cannot store in one column (e.g. numbers and text in an object column).
+        InvalidArgumentError: A column label is not a string, or a column holds values
+            Parquet cannot store in one column (numbers and text in an object column, an
+            integer beyond 64 bits).
     """
     for label in df.columns:
         column_name(label)
@@ -106,7 +112,8 @@ def to_parquet_bytes(df: pd.DataFrame) -> bytes:
             table = pa.Table.from_pandas(df, preserve_index=False)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, **_PARQUET_OPTIONS)
-    except (pa.ArrowException, ValueError, TypeError) as e:
+    except (pa.ArrowException, ValueError, TypeError, ArithmeticError) as e:
+        # ArithmeticError: an OverflowError for a Python int beyond 64 bits.
         raise InvalidArgumentError(
             f"the table cannot be stored as Parquet: {e}",
             hint="give each column values of one type (e.g. df[col].astype(str))",
@@ -134,14 +141,23 @@ def _store(
     source_digest: str | None,
     parents: Sequence[str | DatasetVersion],
     schema: TableSchema | None,
+    what: str = "",
+    warnings: Sequence[IngestWarning] = (),
+    progress: ProgressCallback | None = None,
 ) -> IngestResult:
-    """Validate, encode, put the blob and record the version, inside the action ``act``."""
-    report = check(df, schema) if schema is not None else None  # refuse before any write
+    """Check, validate, encode, put the blob and record the version, inside ``act``."""
+    task = f"writing {dataset}"
+    report_progress(progress, task, 0, None, "bytes")  # checks and encoding: size unknown
+    found = [*warnings, *check_frame(df, what=what)]  # refuse before any write
+    report = check(df, schema) if schema is not None else None
     parent_ids = tuple(dict.fromkeys(_resolve(ws, p).id for p in parents))
     inferred = infer_schema(df)
     data = to_parquet_bytes(df)
+    report_progress(progress, task, 0, len(data), "bytes")
     blob = ws.artifacts.put_bytes(data)
     act.update(digest=blob.digest, n_rows=len(df), n_columns=len(df.columns))
+    if found:
+        act["warnings"] = [w.rule for w in found]
     version, created = ws.metadata.datasets.add_version(
         dataset,
         digest=blob.digest,
@@ -153,7 +169,8 @@ def _store(
         parents=parent_ids,
         audit=act.ok_event(),
     )
-    return IngestResult(version, created, report)
+    report_progress(progress, task, len(data), len(data), "bytes")
+    return IngestResult(version, created, report, tuple(found))
 
 
 def ingest(
@@ -165,48 +182,74 @@ def ingest(
     options: Mapping[str, Any] | None = None,
     schema: TableSchema | None = None,
     parents: Sequence[str | DatasetVersion] = (),
+    progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Read a data file and store it as a version of ``dataset``.
 
     Ingesting the same content again returns the existing version (``created=False``).
+
+    The file is read as :func:`~closedloop.data.read_table` describes (detected delimiter,
+    encoding fallback, header checks) and the table checked as
+    :mod:`closedloop.data._checks` describes: duplicate or missing column names, no rows,
+    no data, non-finite numbers, integers beyond 64 bits and NUL bytes are refused (nothing
+    is stored); a detected delimiter, a fallback encoding, an unnamed or an empty column are
+    accepted with a warning in ``result.warnings``.
 
     Args:
         ws: The workspace.
         source: A CSV, TSV, Parquet, JSON or JSON Lines file.
         dataset: Dataset name (no ``@`` or ``/``, at most 255 characters).
         format: The file format; inferred from the suffix when omitted.
-        options: Keyword arguments for the pandas reader (recorded with the version).
+        options: Keyword arguments for the pandas reader. The version records the options
+            the file was read with: these, plus a detected ``sep`` or fallback ``encoding``.
         schema: When given, the batch must pass :func:`~closedloop.data.check` against it;
             a refused batch stores nothing (no blob, no record).
         parents: Versions (or references such as ``raw/1``) the data was derived from.
+        progress: Called with :class:`~closedloop.core.ProgressEvent` values (unit
+            ``"bytes"``) as the ingest goes through its phases, one task each:
+            ``"hashing <file name>"`` and ``"reading <file name>"`` (bytes of the file),
+            then ``"writing <dataset>"`` (checks and Parquet encoding with no total, then
+            the blob's bytes once it is encoded).
 
     Returns:
-        The version, whether it is new, and the validation report when a schema was given.
+        The version, whether it is new, the validation report when a schema was given, and
+        the warnings.
 
     Raises:
         NotFoundError: The file or a parent version does not exist.
-        InvalidArgumentError: Bad name, unknown format or unreadable file.
+        InvalidArgumentError: Bad name, unknown format, unreadable file, or a table the
+            checks refuse (the message names the column, the data row and the value).
         DataValidationError: The batch breaks ``schema``; ``e.report`` says how.
+
+    Example:
+        >>> result = ingest(ws, "sales.csv", "sales", progress=print)
+        ProgressEvent(task='hashing sales.csv', completed=0, total=2048, unit='bytes')
+        ...
+        >>> [str(w) for w in result.warnings]
+        ["read with the delimiter ';' (detected); pass -o sep=... (options={'sep': ...}) ..."]
     """
     _check_name(dataset)
     with ws.action("dataset.ingest", f"dataset:{dataset}", source=str(source)) as act:
         fmt = resolve_format(source, format)
-        digest = file_digest(source)
-        df = read_source(source, format=fmt, options=options)
+        digest = file_digest(source, progress=progress)
+        read = read_table(source, format=fmt, options=options, progress=progress)
         described = {
             "path": str(Path(source).expanduser().resolve()),
             "format": fmt,
-            "options": dict(options or {}),
+            "options": read.options,
         }
         return _store(
             ws,
             act,
-            df,
+            read.frame,
             dataset,
             source=json.dumps(described, sort_keys=True, default=str),
             source_digest=digest,
             parents=parents,
             schema=schema,
+            what=repr(str(source)),
+            warnings=read.warnings,
+            progress=progress,
         )
 
 
@@ -236,7 +279,9 @@ def ingest_frame(
 
     Raises:
         NotFoundError: A parent version does not exist.
-        InvalidArgumentError: Bad name, or the frame cannot be stored as Parquet.
+        InvalidArgumentError: Bad name, the frame cannot be stored as Parquet, or it breaks
+            a rule of :mod:`closedloop.data._checks` (duplicate names, no rows, no data,
+            non-finite numbers, integers beyond 64 bits, NUL bytes); nothing is stored.
         DataValidationError: The frame breaks ``schema``; nothing is stored.
     """
     _check_name(dataset)
@@ -296,21 +341,44 @@ def validate_batch(
     Returns:
         The report, when the batch has no errors (it may have warnings).
 
+    The version's blob is read and verified first (its schema is only as good as its
+    data), so a corrupt version is an error rather than a pass.
+
     Raises:
         DataValidationError: The batch has errors; ``e.report`` is the full report.
-        NotFoundError: No such version or file.
+        NotFoundError: No such version or file, or the version's blob is gone.
+        ArtifactIntegrityError: The version's blob fails verification (names the version).
     """
     with ws.action("dataset.validate", f"dataset:{_ref_text(ref)}") as act:
         version = _resolve(ws, ref)
+        act["version"] = version.id
+        _verify(ws, version)
         if isinstance(source_or_frame, pd.DataFrame):
             df = source_or_frame
         else:
             act["source"] = str(source_or_frame)
             df = read_source(source_or_frame, format=format, options=options)
         report = validate(df, version.schema)
-        act.update(version=version.id, errors=len(report.errors), warnings=len(report.warnings))
+        act.update(errors=len(report.errors), warnings=len(report.warnings))
         raise_for_report(report)
     return report
+
+
+def _verify(ws: Workspace, version: DatasetVersion) -> None:
+    """Read the version's blob in full and check it, so a corrupt version is not trusted.
+
+    Raises:
+        NotFoundError: The blob is gone.
+        ArtifactIntegrityError: The blob fails verification; the message names the version.
+    """
+    try:
+        ws.artifacts.verify(version.digest)
+    except ArtifactIntegrityError as e:
+        raise type(e)(
+            f"dataset version {version.id} ({version.dataset}/{version.version}) is corrupt: "
+            f"{e.message}",
+            hint=e.hint or "re-ingest the original file of this version",
+        ) from e
 
 
 def get_version(ws: Workspace, ref: str) -> DatasetVersion:
