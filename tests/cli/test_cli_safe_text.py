@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import Cli
@@ -18,6 +19,7 @@ from sklearn.dummy import DummyClassifier
 import closedloop
 from closedloop import registry
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
+from closedloop.errors import NotFoundError
 from closedloop.workspace import Workspace
 
 ADULT = "eval on [/data/adult.csv]"
@@ -78,6 +80,7 @@ def test_runs_list(cli: Cli, hostile: Hostile) -> None:
 
 
 def test_runs_list_json_escapes_controls(cli: Cli, hostile: Hostile) -> None:
+    """A check, not a fix: JSON output was already safe (json.dumps escapes controls)."""
     r = cli("-w", hostile.root, "runs", "list", "--json")
     assert r.code == 0, r.err
     assert_no_raw_controls(r.out)  # json.dumps writes \u001b, the value round-trips
@@ -177,13 +180,16 @@ def test_audit(cli: Cli, hostile: Hostile) -> None:
         ws.actor = "mallory [/evil]\x1b]0;pwned\x07"
         with ws.action("run.read", f"run:{ADULT}"):
             pass
+        with pytest.raises(NotFoundError), ws.action("run.read", f"run:{EVIL}"):
+            raise NotFoundError(f"no run {EVIL}")
     finally:
         ws.close()
     r = cli("-w", hostile.root, "audit")
     assert r.code == 0, r.err
     assert f"run:{ADULT}" in r.out
+    assert f"run:{EVIL}" in r.out
+    assert "error:NOT_FOUND" in r.out  # the outcome keeps its (red) style
     assert r"mallory [/evil]\x1b]0;pwned\x07" in r.out
-    assert "error:" not in r.out or "[red]" not in r.out
     assert_no_raw_controls(r.out + r.err)
 
 
@@ -217,3 +223,50 @@ def test_demo_prints_without_markup_by_default(capsys: pytest.CaptureFixture[str
 
     _lifecycle._print("[8 monitor] report /tmp/[/evil]/drift.html")  # the default `say`
     assert "[8 monitor] report /tmp/[/evil]/drift.html" in capsys.readouterr().out
+
+
+def test_serve_ready_lines_show_the_reference_literally(
+    cli: Cli, hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from closedloop import serving
+
+    def fake_serve(ws: Workspace, model_ref: str, **kwargs: Any) -> None:
+        kwargs["on_ready"]("http://127.0.0.1:8000")  # what the server calls once it listens
+
+    monkeypatch.setattr(serving, "serve", fake_serve)
+    r = cli("-w", hostile.root, "serve", "[bold]m\x1b]0;pwned\x07@champion")
+    assert r.code == 0, r.err
+    assert r"serving [bold]m\x1b]0;pwned\x07@champion at http://127.0.0.1:8000" in r.out
+    assert_no_raw_controls(r.out + r.err)
+
+
+def test_init_shows_the_folder_literally(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "[bold]team\x1b[2J"  # was shown as ".../team" after clearing the screen
+    r = cli("init", path)
+    assert r.code == 0, r.err
+    shown = str(path).replace("\x1b", r"\x1b")
+    assert f"workspace ready at {shown}" in r.out
+    assert f"{shown}/.closedloop/artifacts" in r.out  # the grid below it too
+    assert_no_raw_controls(r.out + r.err)
+
+
+def test_models_decisions(cli: Cli, hostile: Hostile) -> None:
+    ws = Workspace.open(hostile.root)
+    try:
+        ws.metadata.decisions.record(
+            "[bold]m",
+            champion_version_id="[bold]m/1",
+            challenger_version_id="[bold]m/2",
+            decision="keep",
+            reasons=[f"drift in {ADULT}", OSC],
+            detail={"trigger": [f"drift in {EVIL}"]},
+        )
+    finally:
+        ws.close()
+    r = cli("-w", hostile.root, "models", "decisions", "[bold]m")
+    assert r.code == 0, r.err
+    assert "[bold]m: challenger [bold]m/2 vs champion [bold]m/1 → keep" in r.out
+    assert f"    - drift in {ADULT}" in r.out
+    assert r"    - title \x1b]0;pwned\x07 end" in r.out
+    assert f"    trigger: drift in {EVIL}" in r.out
+    assert_no_raw_controls(r.out + r.err)
