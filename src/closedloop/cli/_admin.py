@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import stat
 import sys
 from datetime import timedelta
@@ -12,15 +13,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from closedloop.cli._format import fmt_bytes, fmt_time
-from closedloop.cli._safe import SafeTable, line, printer
+from closedloop.cli._safe import SafeTable, line, printer, user_text
 from closedloop.cli._state import console, err_console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
 from closedloop.metadata import get_metadata_store, mask_uri, strip_password
-from closedloop.workspace import Workspace, current_actor, resolve_location
+from closedloop.workspace import (
+    LoosePath,
+    Workspace,
+    current_actor,
+    loose_permissions,
+    resolve_location,
+)
 
 __all__ = [
     "audit",
@@ -128,17 +134,23 @@ def quickstart(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Print the resolved workspace, its backends and checks, and library versions."""
+    """Print the resolved workspace, its backends and checks, and library versions.
+
+    Checks the configuration, the schema, the key file and the permissions of local
+    workspace files (looser than owner-only: a warning with the chmod fix, not a failure).
+    Blob contents are not read here: `closedloop verify` reads and authenticates every
+    referenced blob.
+    """
     st = state(ctx)
     settings = st.settings()
     problems = 0
-    table = Table(title="closedloop doctor", show_header=False)
+    table = SafeTable(title="closedloop doctor", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     try:
         loc = resolve_location(settings)
     except ClosedLoopError as e:
-        table.add_row("workspace", f"[red]{e.message}[/]")
+        table.add_row("workspace", user_text(e.message, style="red"))
         console.print(table)
         raise
     table.add_row("workspace", str(loc.root or "(given by URI)"))
@@ -152,18 +164,20 @@ def doctor(ctx: typer.Context) -> None:
         ok = revision == SCHEMA_HEAD
         problems += not ok
         table.add_row("metadata", f"{store.uri}")
+        schema = f"{revision} (code expects {SCHEMA_HEAD})"
         table.add_row(
-            "schema",
-            f"{revision} (code expects {SCHEMA_HEAD})"
-            + ("" if ok else " [red]run `closedloop db upgrade`[/]"),
+            "schema", schema if ok else line(schema, (" run `closedloop db upgrade`", "red"))
         )
         store.close()
     except ClosedLoopError as e:
         problems += 1
-        table.add_row("metadata", f"[red]{e}[/]")
+        table.add_row("metadata", user_text(str(e), style="red"))
     table.add_row("artifacts", loc.artifact_uri)
     table.add_row(
-        "encryption", "AES-256-GCM (on)" if settings.encrypt_artifacts else "[yellow]off[/]"
+        "encryption",
+        "AES-256-GCM (on)"
+        if settings.encrypt_artifacts
+        else user_text("off (blobs signed with the workspace key)", style="yellow"),
     )
     try:
         keyring = Keyring.load(loc.key_file)
@@ -172,7 +186,15 @@ def doctor(ctx: typer.Context) -> None:
         table.add_row("key file", f"{loc.key_file} (mode {mode:o}, {keys})")
     except ClosedLoopError as e:
         problems += 1
-        table.add_row("key file", f"[red]{e}[/]")
+        table.add_row("key file", user_text(str(e), style="red"))
+    loose = loose_permissions(loc)
+    table.add_row(
+        "permissions",
+        "owner-only"
+        if not loose
+        else user_text(f"{len(loose)} path(s) accessible by other users", style="yellow"),
+    )
+    table.add_row("blobs", "contents not read here: `closedloop verify` authenticates them")
     buffered = f"{settings.metric_buffer_size} points / {settings.metric_flush_interval:g}s"
     table.add_row(
         "logging", "synchronous" if settings.synchronous_logging else f"buffered ({buffered})"
@@ -197,10 +219,32 @@ def doctor(ctx: typer.Context) -> None:
         except importlib_metadata.PackageNotFoundError:
             table.add_row(dist, "(not installed)")
     console.print(table)
+    _warn_loose(loose, loc.state_dir)
     if problems:
-        console.print(f"[red]{problems} problem(s) found[/]")
+        console.print(line((f"{problems} problem(s) found", "red")))
         raise typer.Exit(1)
-    console.print("[green]all checks passed[/]")
+    console.print(line(("all checks passed", "green"), " (blob contents: run `closedloop verify`)"))
+
+
+_SHOWN_LOOSE = 10
+
+
+def _warn_loose(loose: list[LoosePath], state_dir: Path | None) -> None:
+    """One warning line per loose path (the first few), each with its chmod fix."""
+    for each in loose[:_SHOWN_LOOSE]:
+        kind = "folder" if each.is_dir else "file"
+        console.print(
+            line(
+                ("warning:", "yellow"),
+                f" {kind} {each.path} is accessible by other users (mode {each.mode:o}); "
+                f"fix: {each.fix}",
+            )
+        )
+    if len(loose) > _SHOWN_LOOSE:
+        console.print(line(("warning:", "yellow"), f" and {len(loose) - _SHOWN_LOOSE} more"))
+    if len(loose) > 1 and state_dir is not None:
+        fix_all = f"chmod -R go-rwx {shlex.quote(str(state_dir))}"
+        console.print(line(("fix them all:", "yellow"), f" {fix_all}"))
 
 
 def gc(
@@ -211,14 +255,16 @@ def gc(
         typer.Option(min=0, help="Keep unreferenced blobs younger than this many seconds."),
     ] = None,
 ) -> None:
-    """Delete artifact blobs that no run references."""
+    """Delete artifact blobs that no run, dataset or model references, and abandoned temp files."""
     client = state(ctx).client()
     report = client.gc(dry_run=dry_run, grace=None if grace is None else timedelta(seconds=grace))
-    verb = "would delete" if dry_run else "deleted"
+    deleted, removed = ("would delete", "would remove") if dry_run else ("deleted", "removed")
     console.print(
-        f"{verb} {report.blobs_deleted} of {report.blobs_seen} blob(s), "
+        f"{deleted} {report.blobs_deleted} of {report.blobs_seen} blob(s), "
         f"{fmt_bytes(report.bytes_freed)}; kept {report.blobs_young} recent unreferenced; "
-        f"removed {report.temp_files_removed} abandoned temp file(s)"
+        f"{removed} {report.temp_files_removed} abandoned temp file(s)",
+        markup=False,
+        highlight=False,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from closedloop import __version__
-from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs, _serve
+from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs, _serve, _verify
 from closedloop.cli._safe import line
 from closedloop.cli._state import CliState, err_console, workspace_path
 from closedloop.errors import ClosedLoopError
@@ -60,6 +60,7 @@ app.command("quickstart")(_admin.quickstart)
 app.command("serve")(_serve.serve)
 app.command("doctor")(_admin.doctor)
 app.command("gc")(_admin.gc)
+app.command("verify")(_verify.verify)
 app.command("experiments")(_admin.experiments)
 app.command("audit")(_admin.audit)
 app.add_typer(_runs.app, name="runs")
