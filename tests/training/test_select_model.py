@@ -74,7 +74,8 @@ def test_selection_reports_each_fold_and_keeps_cross_validate_scores(
     cv_events = [(e.completed, e.total) for e in events if e.task == "cv logistic_regression"]
     assert cv_events == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert all(e.unit == "folds" for e in events if e.task.startswith("cv "))
-    assert events[-1].task == "refit logistic_regression" and events[-1].finished
+    assert events[-1].task == "refit logistic_regression"
+    assert events[-1].finished
     # Fold by fold gives what one cross_validate call over the same folds gives.
     pipeline = Pipeline(
         [("features", SPEC.build()), ("model", get_candidate("logistic_regression").make(0))]
