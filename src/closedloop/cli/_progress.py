@@ -9,14 +9,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from closedloop.cli._format import fmt_bytes
+from closedloop.cli._safe import plain
 from closedloop.core import ProgressCallback, ProgressEvent
 
 __all__ = ["progress_bars"]
 
 
 def _label(task: str) -> str:
-    # Task names can carry user text (a file name): shown without markup, controls replaced.
-    return "".join(c if c.isprintable() else "?" for c in task)
+    # Task names can carry user text (a file name): shown without markup, controls escaped.
+    return plain(task)
 
 
 def _amount(event: ProgressEvent) -> str:
