@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -85,6 +86,14 @@ def test_the_delimiter_is_detected_and_reported(
     assert [w.rule for w in result.warnings] == ["delimiter"]
     assert shown in result.warnings[0].message
     assert json.loads(result.version.source)["options"] == {"sep": sep}  # re-readable
+
+
+def test_the_delimiter_of_a_gzipped_file_is_detected(workspace: Workspace, tmp_path: Path) -> None:
+    path = _file(tmp_path, "semi.csv.gz", gzip.compress(b"a;b\n1;2\n3;4\n"))
+    result = data.ingest(workspace, path, "t", format="csv")
+    assert result.version.schema.names == ["a", "b"]
+    assert [w.rule for w in result.warnings] == ["delimiter"]
+    assert data.load(workspace, result.version)["b"].tolist() == [2, 4]
 
 
 def test_commas_win_over_semicolons_in_values(workspace: Workspace, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ Text files are read the way a careful user expects rather than the way pandas de
 - **encoding**: UTF-8 unless ``encoding`` is given; a file that is not valid UTF-8 is read
   as cp1252, or else latin-1 (which decodes any bytes), with a warning naming the encoding
   used and the option that chooses another.
-- **delimiter** (CSV): unless ``sep`` (or ``delimiter``) is given, it is detected among
+- **delimiter** (CSV): unless ``sep`` (or ``delimiter``, or ``compression``) is given, it
+  is detected among
   ``,`` ``;`` tab and ``|`` (:func:`closedloop.data._sniff.detect_delimiter`); a delimiter
   other than the comma is reported with a warning.
 - **header** (CSV, TSV): the header row is checked as written, before pandas renames a
@@ -259,8 +260,8 @@ def read_table(
     path = _existing_file(source)
     opts = dict(options or {})
     warnings: list[IngestWarning] = []
-    plain = _COMPRESSIONS.get(path.suffix.lower()) is None and "compression" not in opts
-    if fmt == "csv" and "sep" not in opts and "delimiter" not in opts and plain:
+    explicit = {"sep", "delimiter", "compression"} & set(opts)  # compression: by suffix only
+    if fmt == "csv" and not explicit:
         skip = opts.get("skiprows", 0)
         skip = skip if isinstance(skip, int) and not isinstance(skip, bool) else 0
         sep = detect_delimiter(path, str(opts.get("encoding", "utf-8")), skip=skip)

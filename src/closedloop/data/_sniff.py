@@ -6,8 +6,11 @@ column ``a`` to ``a.1``; these helpers let :mod:`closedloop.data._read` notice b
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ __all__ = ["CANDIDATE_DELIMITERS", "detect_delimiter", "raw_header"]
 CANDIDATE_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 
 _SAMPLE_BYTES = 64 * 1024
+
 _SAMPLE_LINES = 50
 
 # Reader options that change how the header row is cut into names; passed on when the raw
@@ -41,6 +45,22 @@ _TOKENIZING = (
 )
 
 
+def _head(path: Path) -> bytes:
+    """The first bytes of the file's content (``.gz``, ``.bz2`` and ``.xz`` decompressed)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        with gzip.open(path, "rb") as f:
+            return f.read(_SAMPLE_BYTES)
+    if suffix == ".bz2":
+        with bz2.open(path, "rb") as f:
+            return f.read(_SAMPLE_BYTES)
+    if suffix == ".xz":
+        with lzma.open(path, "rb") as f:
+            return f.read(_SAMPLE_BYTES)
+    with path.open("rb") as f:
+        return f.read(_SAMPLE_BYTES)
+
+
 def _field_counts(lines: list[str], delimiter: str) -> set[int] | None:
     try:
         rows = list(csv.reader(io.StringIO("".join(lines)), delimiter=delimiter, strict=True))
@@ -59,7 +79,7 @@ def detect_delimiter(path: Path, encoding: str = "utf-8", *, skip: int = 0) -> s
     returned and pandas reports what it makes of the file.
 
     Args:
-        path: The file (not compressed).
+        path: The file; a ``.gz``, ``.bz2`` or ``.xz`` file is decompressed first.
         encoding: How to decode the sample (undecodable bytes are replaced).
         skip: Lines to ignore at the start (the reader's ``skiprows``, when a number).
 
@@ -67,10 +87,9 @@ def detect_delimiter(path: Path, encoding: str = "utf-8", *, skip: int = 0) -> s
         One of :data:`CANDIDATE_DELIMITERS`.
     """
     try:
-        with path.open("rb") as f:
-            raw = f.read(_SAMPLE_BYTES)
+        raw = _head(path)
         text = raw.decode(encoding, errors="replace")
-    except (OSError, LookupError):  # the real read reports it
+    except (OSError, EOFError, LookupError, lzma.LZMAError):  # the real read reports it
         return ","
     lines = text.splitlines(keepends=True)
     if len(raw) == _SAMPLE_BYTES and len(lines) > 1:

@@ -377,7 +377,8 @@ def _verify(ws: Workspace, version: DatasetVersion) -> None:
         raise type(e)(
             f"dataset version {version.id} ({version.dataset}/{version.version}) is corrupt: "
             f"{e.message}",
-            hint=e.hint or "re-ingest the original file of this version",
+            hint="ingest the original data again (closedloop data ingest; the same content "
+            "repairs the blob), or restore the blob from a copy",
         ) from e
 
 
