@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sklearn.dummy import DummyClassifier
 
 import closedloop
@@ -24,3 +25,14 @@ def test_client_ingests_loads_registers_and_promotes(tmp_path: Path) -> None:
         assert client.get_model_version("m@champion") == v1
         assert client.set_alias("m", "champion", 2).id == "m/2"
         assert list(client.load_model("m@champion").predict(frame[["x"]])) == ["a"] * 4
+
+
+def test_client_ingest_issues_what_it_guessed_as_data_warnings(tmp_path: Path) -> None:
+    from closedloop.errors import DataWarning
+
+    csv = tmp_path / "semicolons.csv"
+    csv.write_text("a;b;c\n1;2;x\n3;4;y\n", encoding="utf-8")
+    with closedloop.init(tmp_path / "ws") as client:
+        with pytest.warns(DataWarning, match="delimiter"):
+            version = client.ingest(csv, "d")
+        assert version.n_columns == 3

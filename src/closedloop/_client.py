@@ -155,11 +155,19 @@ class Client:
         """Ingest a CSV/Parquet/JSON file as an immutable dataset version.
 
         Keyword arguments go to :func:`closedloop.data.ingest` (``format``, ``options``,
-        ``schema``, ``parents``). The same content always gives the same version.
+        ``schema``, ``parents``, ``progress``). The same content always gives the same
+        version. What ingest accepted but you should know (a detected delimiter, a fallback
+        encoding, a column without a name) is issued as a :class:`~closedloop.errors.DataWarning`.
         """
-        from closedloop import data
+        import warnings
 
-        return data.ingest(self.workspace, source, dataset, **options).version
+        from closedloop import data
+        from closedloop.errors import DataWarning
+
+        result = data.ingest(self.workspace, source, dataset, **options)
+        for warning in result.warnings:
+            warnings.warn(str(warning), DataWarning, stacklevel=2)
+        return result.version
 
     def load_dataset(self, ref: str | DatasetVersion) -> Any:
         """A dataset version as a pandas DataFrame (``name@latest``, ``name/2``, …)."""

@@ -24,6 +24,8 @@ stable ``code`` (shown by the CLI and mapped to an HTTP status by the REST layer
     ├── CryptoError
     │   └── KeyNotFoundError
     └── RunStateError
+
+    DataWarning (a UserWarning: accepted, but worth knowing)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "ConfigurationError",
     "CryptoError",
     "DataValidationError",
+    "DataWarning",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "KeyNotFoundError",
@@ -198,3 +201,11 @@ class RunStateError(ClosedLoopError):
 
     code = "RUN_STATE"
     exit_code = 12
+
+
+class DataWarning(UserWarning):
+    """Data was accepted with something worth knowing (a guessed delimiter or encoding).
+
+    The SDK's front door (:class:`closedloop.Client`) issues these as Python warnings, so a
+    notebook shows them; the functions below it return them in their results instead.
+    """
