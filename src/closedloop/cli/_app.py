@@ -85,9 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         # Messages and hints name what the user gave (run names, paths): shown literally.
-        err_console.print(line(("error", "bold red"), f" [{e.code}]: ", e.message))
-        if e.hint:
-            err_console.print(line(("hint:", "bold"), " ", e.hint))
+        _say_error(e.code, e.message, e.hint)
         return e.exit_code
     except typer.Abort:
         err_console.print(line("aborted"))
@@ -100,4 +98,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print(line("interrupted"))
         return 130
+    except OSError as e:  # a file the user named: missing, unreadable, a folder, a full disk
+        if debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        _say_error("OS", f"{where}{e.strerror or e}", "check the path and its permissions")
+        return 1
+    except Exception as e:  # a bug: still one line, and the way to the traceback
+        if debug:
+            raise
+        _say_error(
+            "INTERNAL",
+            f"unexpected {type(e).__name__}: {e}",
+            "run again with --debug for the traceback, and report it",
+        )
+        return 70  # EX_SOFTWARE
     return result if isinstance(result, int) else 0
+
+
+def _say_error(code: str, message: str, hint: str | None) -> None:
+    # One logical line each, even when stderr is piped (no wrapping at the console width).
+    err_console.print(line(("error", "bold red"), f" [{code}]: ", message), soft_wrap=True)
+    if hint:
+        err_console.print(line(("hint:", "bold"), " ", hint), soft_wrap=True)
