@@ -49,7 +49,9 @@ def test_every_error_code_has_a_status() -> None:
     codes = {
         cls.code
         for name in errors.__all__
-        if isinstance(cls := getattr(errors, name), type) and cls is not errors.ClosedLoopError
+        if isinstance(cls := getattr(errors, name), type)
+        and issubclass(cls, errors.ClosedLoopError)
+        and cls is not errors.ClosedLoopError
     }
     assert codes <= set(HTTP_STATUS)
     assert HTTP_STATUS["NOT_FOUND"] == 404
