@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from closedloop._fs import make_private_dirs
 from closedloop.artifacts._protocol import ArtifactStore, BlobInfo, BlobReader, BlobStat
 from closedloop.artifacts._streams import (
     INTEGRITY_HINT,
@@ -107,20 +108,6 @@ def _signed_message(header: bytes, hex_digest: str) -> bytes:
     return _SIGNATURE_CONTEXT + header + f"sha256:{hex_digest}".encode("ascii")
 
 
-def _make_private_dirs(path: str) -> None:
-    """Create the local folder ``path`` and its missing parents with mode 0700."""
-    missing: list[Path] = []
-    folder = Path(path)
-    while not folder.is_dir():
-        missing.append(folder)
-        folder = folder.parent
-    for each in reversed(missing):
-        try:
-            each.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-
-
 class FsspecArtifactStore:
     """A content-addressed, optionally encrypted blob store on an fsspec filesystem.
 
@@ -190,7 +177,7 @@ class FsspecArtifactStore:
 
     def _makedirs(self, path: str) -> None:
         if self._local:
-            _make_private_dirs(path)
+            make_private_dirs(path)
         else:
             self._fs.makedirs(path, exist_ok=True)
 

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from closedloop._fs import make_private_dirs
 from closedloop.errors import AlreadyExistsError, CryptoError, KeyNotFoundError, NotFoundError
 
 if TYPE_CHECKING:
@@ -74,19 +75,6 @@ def _write_new_file(path: Path, data: bytes) -> None:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-
-
-def _make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and any missing parents with mode 0700 (existing ones are kept)."""
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
 
 
 class Keyring:
@@ -143,7 +131,7 @@ class Keyring:
         ring = cls.generate()
         ring._path = target
         try:
-            _make_private_dirs(target.parent)
+            make_private_dirs(target.parent)
             _write_new_file(target, ring._serialize())
         except FileExistsError:
             raise AlreadyExistsError(

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 
 from closedloop.workspace._location import WorkspaceLocation
 
-__all__ = ["LoosePath", "local_artifact_dir", "loose_permissions", "make_private_dirs"]
+__all__ = ["LoosePath", "local_artifact_dir", "loose_permissions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +39,6 @@ class LoosePath:
     def fix(self) -> str:
         """The shell command that makes this one path owner-only."""
         return f"chmod {'700' if self.is_dir else '600'} {shlex.quote(str(self.path))}"
-
-
-def make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and its missing parents with mode 0700; existing ones are kept."""
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for each in reversed(missing):
-        try:
-            each.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
 
 
 def local_artifact_dir(uri: str) -> Path | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from closedloop._fs import make_private_dirs
 from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
 from closedloop.core import AuditEvent, ProgressCallback, now_ms
@@ -23,7 +24,7 @@ from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
 from closedloop.metadata import MetadataStore, get_metadata_store, strip_password
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
-from closedloop.workspace._permissions import local_artifact_dir, make_private_dirs
+from closedloop.workspace._permissions import local_artifact_dir
 from closedloop.workspace._verify import VerifyReport, verify_blobs
 
 __all__ = ["Action", "GcReport", "InitReport", "Workspace", "current_actor"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from closedloop._fs import create_private_file
 from closedloop.errors import AlreadyExistsError, SchemaVersionError, StorageError
 from closedloop.metadata._registry import mask_uri
 from closedloop.metadata._sql.tables import SCHEMA_HEAD
@@ -51,7 +51,7 @@ def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            _create_private_file(Path(database))
+            create_private_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         kwargs["pool_pre_ping"] = True
@@ -59,24 +59,6 @@ def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine, busy_timeout_ms)
     return engine
-
-
-def _create_private_file(path: Path) -> None:
-    """Create an empty database file with mode 0600 (and missing folders 0700) if absent.
-
-    An empty file is a valid empty SQLite database. Created here, before SQLite opens it,
-    it never exists with the permissive mode the umask would give it.
-    """
-    missing: list[Path] = []
-    folder = path.parent
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for each in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            each.mkdir(mode=0o700)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
