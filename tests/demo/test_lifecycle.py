@@ -42,6 +42,9 @@ def test_the_whole_lifecycle_on_a_sample_of_adult(tmp_path: Path) -> None:
         # 6-7: the prediction log holds exactly what was sent
         assert result.predictions_logged == result.rows_sent > 0
         assert ws.metadata.predictions.count("adult/1") == result.rows_sent
+        # ages shifted by 15 years leave the training range: batch B's answers say so
+        warned_a, warned_b = result.warned_requests
+        assert warned_b > warned_a
         # 8: the shifted feature is flagged; unshifted ones are not
         assert result.drift_b["age"]
         assert not result.drift_a["age"]

@@ -64,6 +64,11 @@ def test_config_template_is_all_comments_and_loads(root: Path) -> None:
     settings = load_settings(environ={}, cwd=root)
     assert settings.workspace == str(root)
     assert settings.metric_buffer_size == 10_000
+    # Every setting a user may put in the file is named there (storage_options is a mapping
+    # for fsspec, documented in the README; workspace is where the file itself lives).
+    documented = {f"# {name}:" for name in type(settings).model_fields}
+    missing = {d for d in documented if d not in text} - {"# workspace:", "# storage_options:"}
+    assert not missing
 
 
 def test_init_again_keeps_key_config_and_data(root: Path) -> None:

@@ -57,6 +57,7 @@ class LifecycleResult:
     requests_sent: int
     rows_sent: int
     predictions_logged: int
+    warned_requests: tuple[int, int]
     drift_a: dict[str, bool]
     drift_b: dict[str, bool]
     reports: tuple[Path, ...]
@@ -234,18 +235,22 @@ def run_lifecycle(
                 bad_request = http.post("/predict", json={"records": [{"age": "old"}]})
                 say(f"[6 serve] a request with age='old' answers {bad_request.status_code}")
                 windows = []
+                warned: list[int] = []  # requests whose answer carried a warning, per batch
                 for batch in (batch_a, batch_b):
                     start = _now_ms()
+                    warned.append(0)
                     for chunk in _batches(batch[features], batch_size):
                         response = http.post("/predict", json={"records": _records(chunk)})
                         response.raise_for_status()
+                        warned[-1] += bool(response.json()["warnings"])
                         requests_sent += 1
                         rows_sent += len(chunk)
                     windows.append((start, _now_ms() + 1))
         logged = ws.metadata.predictions.count(champion.id)
         say(
             f"[7 traffic] sent {rows_sent} rows in {requests_sent} requests; "
-            f"prediction log holds {logged}"
+            f"prediction log holds {logged}; answers with a warning (a value off the training "
+            f"range or categories): batch A {warned[0]}, batch B {warned[1]}"
         )
 
         # 8. monitor ----------------------------------------------------------------------------
@@ -309,6 +314,7 @@ def run_lifecycle(
             requests_sent=requests_sent,
             rows_sent=rows_sent,
             predictions_logged=logged,
+            warned_requests=(warned[0], warned[1]),
             drift_a=flags[0],
             drift_b=flags[1],
             reports=tuple(paths),

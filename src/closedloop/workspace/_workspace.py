@@ -41,6 +41,10 @@ _CONFIG_TEMPLATE = """\
 # metric_buffer_size: 10000       # points
 # synchronous_logging: false
 # gc_grace_seconds: 3600
+# serving_max_body_bytes: 16777216   # larger request bodies get 413
+# serving_max_string_length: 1000    # longer text values get 422
+# serving_out_of_range: warn         # or refuse: numbers outside the training range
+# serving_unseen_categories: warn    # or refuse: categories not seen in training
 """
 
 
