@@ -189,3 +189,16 @@ def test_nan_is_missing_only_where_missing_is_allowed() -> None:
     }
     assert _errors(model, {"f": float("inf"), "f2": 1.0}) == [(("f",), "finite_number")]
     assert _errors(model, {"f2": nan}) == [(("f2",), "finite_number")]
+
+
+def test_a_request_may_mix_datetimes_with_and_without_a_time_zone() -> None:
+    signature = TableSchema((ColumnSchema("at", LogicalType.DATETIME),))
+    model = request_row_model(signature)
+    rows = [
+        model.model_validate({"at": text}).model_dump(by_alias=True)
+        for text in ("2024-01-01T12:00:00+02:00", "2024-01-01T10:00:00", None)
+    ]
+    frame = frame_from_rows(signature, rows)
+    assert frame["at"].dt.tz is None
+    assert frame.loc[0, "at"] == frame.loc[1, "at"] == pd.Timestamp("2024-01-01T10:00:00")
+    assert pd.isna(frame.loc[2, "at"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pandas as pd
@@ -122,7 +122,9 @@ def frame_from_rows(signature: TableSchema, rows: Sequence[Mapping[str, Any]]) -
     """A DataFrame of ``rows`` with the signature's columns in order.
 
     Missing values become NaN in numeric columns and missing in the others; integer
-    columns stay integers unless a value is missing.
+    columns stay integers unless a value is missing. Datetimes with a time zone are
+    converted to UTC and given to the model without one (as naive ones are), so a request
+    may mix both.
 
     Args:
         signature: The model's input schema.
@@ -142,7 +144,16 @@ def frame_from_rows(signature: TableSchema, rows: Sequence[Mapping[str, Any]]) -
         elif column.type is LogicalType.INTEGER:
             data[column.name] = pd.Series(values, dtype="int64")
         elif column.type is LogicalType.DATETIME:
-            data[column.name] = pd.to_datetime(pd.Series(values, dtype="object"))
+            data[column.name] = pd.to_datetime(pd.Series(_naive_utc(values), dtype="object"))
         else:
             data[column.name] = pd.Series(values)
     return pd.DataFrame(data, columns=signature.names)
+
+
+def _naive_utc(values: Sequence[Any]) -> list[Any]:
+    return [
+        v.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(v, datetime) and v.tzinfo is not None
+        else v
+        for v in values
+    ]
