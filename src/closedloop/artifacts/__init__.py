@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from closedloop.artifacts._backends import get_artifact_store
 from closedloop.artifacts._protocol import ArtifactStore, BlobInfo, BlobReader, BlobStat
-from closedloop.artifacts._registry import get_artifact_store
 from closedloop.artifacts._store import FsspecArtifactStore
 
 __all__ = [

@@ -1,5 +1,11 @@
 """The metadata store: projects, experiments, runs, artifact references, audit events."""
 
+from closedloop.metadata._backends import (
+    get_metadata_store,
+    mask_uri,
+    metadata_stores,
+    strip_password,
+)
 from closedloop.metadata._lifecycle_protocol import (
     DatasetStore,
     DecisionStore,
@@ -7,12 +13,6 @@ from closedloop.metadata._lifecycle_protocol import (
     PredictionLog,
 )
 from closedloop.metadata._protocol import BlobReference, MetadataStore
-from closedloop.metadata._registry import (
-    get_metadata_store,
-    mask_uri,
-    metadata_stores,
-    strip_password,
-)
 
 __all__ = [
     "BlobReference",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from closedloop._fs import create_private_file
 from closedloop.errors import AlreadyExistsError, SchemaVersionError, StorageError
-from closedloop.metadata._registry import mask_uri
+from closedloop.metadata._backends import mask_uri
 from closedloop.metadata._sql.tables import SCHEMA_HEAD
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from closedloop._registry import BackendRegistry
+from closedloop._backends import BackendRegistry
 from closedloop.metadata._protocol import MetadataStore
 
 __all__ = ["get_metadata_store", "mask_uri", "metadata_stores", "strip_password"]

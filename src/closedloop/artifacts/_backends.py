@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from closedloop._registry import BackendRegistry, uri_scheme
+from closedloop._backends import BackendRegistry, uri_scheme
 from closedloop.errors import UnsupportedBackendError
 
 if TYPE_CHECKING:
