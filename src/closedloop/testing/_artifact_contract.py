@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from closedloop.artifacts import ArtifactStore, BlobInfo
-from closedloop.errors import InvalidArgumentError, NotFoundError
+from closedloop.errors import InvalidArgumentError, NotFoundError, UnauthenticatedArtifactError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -224,6 +224,36 @@ class ArtifactStoreContract:
             with pytest.raises(InvalidArgumentError):
                 call()
         assert list(tmp_path.iterdir()) == []
+
+    # -- authentication ---------------------------------------------------------------------
+
+    def test_require_authenticated_agrees_with_the_reader(self, store: ArtifactStore) -> None:
+        data = content(4096, seed=7)
+        digest = store.put_bytes(data).digest
+        with store.open(digest) as reader:
+            assert reader.read() == data
+            authenticated = reader.authenticated
+        if authenticated:
+            assert store.get_bytes(digest, require_authenticated=True) == data
+            with store.open(digest, require_authenticated=True) as reader:
+                assert reader.read() == data
+        else:  # a store without a key can only check the digest: models must not load
+            with pytest.raises(UnauthenticatedArtifactError):
+                store.get_bytes(digest, require_authenticated=True)
+            with (
+                pytest.raises(UnauthenticatedArtifactError),
+                store.open(digest, require_authenticated=True) as reader,
+            ):
+                reader.read()
+
+    def test_storing_the_same_content_again_keeps_one_readable_blob(
+        self, store: ArtifactStore
+    ) -> None:
+        data = content(MIB + 17, seed=8)
+        first = store.put_bytes(data)
+        assert store.put_bytes(data) == first
+        assert store.get_bytes(first.digest) == data
+        assert [b.digest for b in store.iter_blobs()].count(first.digest) == 1
 
     def test_uri(self, store: ArtifactStore) -> None:
         assert isinstance(store.uri, str)
