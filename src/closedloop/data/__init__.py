@@ -9,15 +9,6 @@ Example:
 Importing this package imports pandas and pyarrow; ``import closedloop`` does not import it.
 """
 
-from closedloop.data._adult import (
-    ADULT_COLUMNS,
-    ADULT_CSV,
-    ADULT_INTEGER_COLUMNS,
-    ADULT_LABELS,
-    ADULT_TARGET,
-    adult_files,
-    read_adult,
-)
 from closedloop.data._checks import IngestWarning
 from closedloop.data._read import (
     FORMATS,
@@ -42,11 +33,6 @@ from closedloop.data._versions import (
 )
 
 __all__ = [
-    "ADULT_COLUMNS",
-    "ADULT_CSV",
-    "ADULT_INTEGER_COLUMNS",
-    "ADULT_LABELS",
-    "ADULT_TARGET",
     "FORMATS",
     "IngestResult",
     "IngestWarning",
@@ -54,7 +40,6 @@ __all__ = [
     "ReadResult",
     "Severity",
     "ValidationReport",
-    "adult_files",
     "check",
     "file_digest",
     "get_version",
@@ -64,7 +49,6 @@ __all__ = [
     "ingest_frame",
     "list_versions",
     "load",
-    "read_adult",
     "read_source",
     "read_table",
     "resolve_format",

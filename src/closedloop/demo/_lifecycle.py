@@ -98,7 +98,7 @@ def run_lifecycle(
     """
     import httpx
 
-    from closedloop import data, monitoring, registry, serving
+    from closedloop import data, datasets, monitoring, registry, serving
     from closedloop._client import init
     from closedloop.evaluation import evaluate_classifier
     from closedloop.features import FeatureSpec
@@ -116,12 +116,12 @@ def run_lifecycle(
     reports_dir.mkdir(exist_ok=True)
     try:
         # 1. ingest ---------------------------------------------------------------------------
-        train_file, test_file = data.adult_files()
+        train_file, test_file = datasets.adult_files()
         if sample is None:
-            first = data.ingest(ws, train_file, "adult", format="csv", options=data.ADULT_CSV)
-            again = data.ingest(ws, train_file, "adult", format="csv", options=data.ADULT_CSV)
+            first = data.ingest(ws, train_file, "adult", format="csv", options=datasets.ADULT_CSV)
+            again = data.ingest(ws, train_file, "adult", format="csv", options=datasets.ADULT_CSV)
         else:
-            frame = data.read_adult(train_file).sample(n=sample, random_state=seed)
+            frame = datasets.read_adult(train_file).sample(n=sample, random_state=seed)
             source = f"{train_file} (sample of {sample} rows, seed {seed})"
             first = data.ingest_frame(ws, frame, "adult", source=source)
             again = data.ingest_frame(ws, frame, "adult", source=source)
@@ -134,7 +134,7 @@ def run_lifecycle(
         train = data.load(ws, train_version)
 
         # 2. validate a second batch, refuse a bad one ----------------------------------------
-        test = data.read_adult(test_file)
+        test = datasets.read_adult(test_file)
         if sample is not None:
             test = test.sample(n=max(sample // 2, 400), random_state=seed)
         report = data.validate_batch(ws, train_version, test)

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from closedloop.data._read import read_source
+from closedloop.data import read_source
 from closedloop.errors import NotFoundError
 
 __all__ = [
