@@ -7,7 +7,7 @@ import pytest
 from closedloop.errors import InvalidArgumentError
 from closedloop.features import FeatureSpec
 from closedloop.tracking import get_run, read_artifact
-from closedloop.training import CANDIDATES, get_candidate, select_model
+from closedloop.training import CANDIDATES, Candidate, get_candidate, select_model
 from closedloop.workspace import Workspace
 from lifecycle_support import make_frame
 
@@ -43,13 +43,23 @@ def test_selection_refuses_bad_targets(workspace: Workspace) -> None:
         select_model(workspace, frame.assign(y="same"), target="y", spec=SPEC)
     with pytest.raises(InvalidArgumentError, match="unknown candidate"):
         select_model(workspace, frame, target="y", spec=SPEC, candidates=["svm"])
+
+
+def test_selection_refuses_a_candidate_of_another_task(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.linear_model import Ridge
+
+    ridge = Candidate("ridge", "regression", "squared error (MSE)", lambda seed: Ridge())
+    monkeypatch.setitem(CANDIDATES, "ridge", ridge)
     with pytest.raises(InvalidArgumentError, match="regression"):
-        select_model(workspace, frame, target="y", spec=SPEC, candidates=["ridge"])
+        select_model(workspace, make_frame(100), target="y", spec=SPEC, candidates=["ridge"])
 
 
-def test_catalog() -> None:
-    assert {c.task for c in CANDIDATES.values()} == {"classification", "regression"}
-    assert get_candidate("ridge").loss.startswith("squared error")
+def test_catalog_is_classification_only_until_regression_is_supported() -> None:
+    assert {c.task for c in CANDIDATES.values()} == {"classification"}
+    assert {c.loss for c in CANDIDATES.values()} == {"cross-entropy"}
+    assert get_candidate("hist_gradient_boosting").name in CANDIDATES
 
 
 def test_selection_reports_each_fold_and_keeps_cross_validate_scores(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC
 
 from closedloop.core import ms_to_datetime
 
@@ -46,8 +46,3 @@ def fmt_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
-
-
-def now_text() -> str:
-    """Now, for report headers."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

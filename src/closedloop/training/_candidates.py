@@ -17,7 +17,7 @@ class Candidate:
 
     Attributes:
         name: Catalog name.
-        task: ``classification`` or ``regression``.
+        task: The problem it solves (``classification``; ``select_model`` refuses others).
         loss: The loss it minimises (logged with the run).
         make: Builds a fresh estimator from a random seed.
     """
@@ -42,32 +42,14 @@ def _hist_gradient_boosting(seed: int) -> Any:
     )
 
 
-def _ridge(seed: int) -> Any:
-    from sklearn.linear_model import Ridge
-
-    return Ridge(alpha=1.0, random_state=seed)
-
-
-def _hist_gradient_boosting_regressor(seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    return HistGradientBoostingRegressor(loss="squared_error", max_iter=200, random_state=seed)
-
-
-#: Candidates by name. Classification minimises cross-entropy; regression squared error.
+#: Candidates by name; all classify and minimise cross-entropy. Regression candidates come
+#: with regression support in ``select_model``.
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
         Candidate("logistic_regression", "classification", "cross-entropy", _logistic_regression),
         Candidate(
             "hist_gradient_boosting", "classification", "cross-entropy", _hist_gradient_boosting
-        ),
-        Candidate("ridge", "regression", "squared error (MSE)", _ridge),
-        Candidate(
-            "hist_gradient_boosting_regressor",
-            "regression",
-            "squared error (MSE)",
-            _hist_gradient_boosting_regressor,
         ),
     )
 }
