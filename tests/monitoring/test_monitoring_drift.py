@@ -32,7 +32,7 @@ def reference() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def drifted_report(reference: pd.DataFrame) -> DriftReport:
     current = people(3000, seed=2, age_shift=10, colors=(0.2, 0.3, 0.5))
-    return DriftDetector(SCHEMA).fit(reference).score(current)
+    return DriftDetector(SCHEMA).fit(reference).compare(current)
 
 
 def test_public_names_match_all() -> None:
@@ -59,7 +59,7 @@ def test_shifted_numeric_and_categorical_columns_are_flagged(drifted_report: Dri
 def test_an_independent_sample_of_the_same_distribution_is_not_flagged(
     reference: pd.DataFrame,
 ) -> None:
-    report = DriftDetector(SCHEMA).fit(reference).score(people(3000, seed=3))
+    report = DriftDetector(SCHEMA).fit(reference).compare(people(3000, seed=3))
     assert report.drifted_features == ()
     assert all(f.psi < 0.05 for f in report.features)
 
@@ -69,7 +69,7 @@ def test_a_significant_but_negligible_shift_is_not_drift() -> None:
     rng = np.random.default_rng(11)
     ref = pd.DataFrame({"x": rng.normal(40, 12, 50_000)})
     cur = pd.DataFrame({"x": rng.normal(40, 12, 50_000) + 0.6})
-    x = DriftDetector().fit(ref).score(cur).feature("x")
+    x = DriftDetector().fit(ref).compare(cur).feature("x")
     assert x.p_value < 0.05
     assert x.psi < 0.1
     assert not x.drifted
@@ -98,23 +98,23 @@ def test_datetime_columns_are_left_out_by_default() -> None:
 
 
 def test_columns_restrict_the_check(reference: pd.DataFrame) -> None:
-    report = DriftDetector(SCHEMA, columns=["color"]).fit(reference).score(reference[["color"]])
+    report = DriftDetector(SCHEMA, columns=["color"]).fit(reference).compare(reference[["color"]])
     assert [f.name for f in report.features] == ["color"]
 
 
 def test_missing_columns_are_named(reference: pd.DataFrame) -> None:
     detector = DriftDetector(SCHEMA).fit(reference)
     with pytest.raises(InvalidArgumentError, match="income"):
-        detector.score(reference.drop(columns=["income"]))
+        detector.compare(reference.drop(columns=["income"]))
     with pytest.raises(InvalidArgumentError, match="color"):
         DriftDetector(SCHEMA).fit(reference.drop(columns=["color"]))
     with pytest.raises(InvalidArgumentError, match="height"):
         DriftDetector(SCHEMA, columns=["height"]).fit(reference)
 
 
-def test_score_before_fit_is_refused(reference: pd.DataFrame) -> None:
+def test_compare_before_fit_is_refused(reference: pd.DataFrame) -> None:
     with pytest.raises(InvalidArgumentError, match="fit first"):
-        DriftDetector(SCHEMA).score(reference)
+        DriftDetector(SCHEMA).compare(reference)
 
 
 def test_init_only_stores_params_and_fit_learns_trailing_underscore_state(
@@ -142,7 +142,7 @@ def test_empty_frames_are_refused(reference: pd.DataFrame) -> None:
     with pytest.raises(InvalidArgumentError, match="no rows"):
         DriftDetector(SCHEMA).fit(reference.iloc[:0])
     with pytest.raises(InvalidArgumentError, match="no rows"):
-        DriftDetector(SCHEMA).fit(reference).score(reference.iloc[:0])
+        DriftDetector(SCHEMA).fit(reference).compare(reference.iloc[:0])
 
 
 def test_missing_values_are_dropped_and_reported(reference: pd.DataFrame) -> None:
@@ -151,7 +151,7 @@ def test_missing_values_are_dropped_and_reported(reference: pd.DataFrame) -> Non
     current.loc[:199, "income"] = np.nan
     current["color"] = current["color"].astype(object)
     current.loc[:99, "color"] = None
-    report = DriftDetector(SCHEMA).fit(reference).score(current)
+    report = DriftDetector(SCHEMA).fit(reference).compare(current)
     income, color = report.feature("income"), report.feature("color")
     assert (income.current_rows, income.current_missing_share) == (800, pytest.approx(0.2))
     assert (color.current_rows, color.current_missing_share) == (900, pytest.approx(0.1))
@@ -165,7 +165,7 @@ def test_a_column_with_no_observed_value_is_reported_not_flagged(
 ) -> None:
     current = people(100, seed=5)
     current["income"] = np.nan
-    income = DriftDetector(SCHEMA).fit(reference).score(current).feature("income")
+    income = DriftDetector(SCHEMA).fit(reference).compare(current).feature("income")
     assert math.isnan(income.p_value)
     assert math.isnan(income.psi)
     assert income.current_missing_share == 1.0
@@ -205,7 +205,7 @@ def test_render_lists_every_feature_and_the_rule(drifted_report: DriftReport) ->
 
 def test_render_does_not_read_names_as_markup() -> None:
     frame = pd.DataFrame({"[bold]x[/bold]": [1.0, 2.0, 3.0] * 10})
-    report = DriftDetector().fit(frame).score(frame)
+    report = DriftDetector().fit(frame).compare(frame)
     console = Console(record=True, width=200, color_system=None)
     console.print(report.render())
     assert "[bold]x[/bold]" in console.export_text()
@@ -214,7 +214,7 @@ def test_render_does_not_read_names_as_markup() -> None:
 def test_html_is_one_self_contained_page(reference: pd.DataFrame) -> None:
     current = people(500, seed=6, age_shift=10)
     frame = reference.rename(columns={"color": "<b>colour</b>"})
-    report = DriftDetector().fit(frame).score(current.rename(columns={"color": "<b>colour</b>"}))
+    report = DriftDetector().fit(frame).compare(current.rename(columns={"color": "<b>colour</b>"}))
     page = report.to_html("Drift <of> m/1")
 
     assert page.startswith("<!DOCTYPE html>")
@@ -237,7 +237,7 @@ def test_categories_compare_as_text_across_dtypes() -> None:
     # an integer category with gaps becomes float in pandas; JSON logs give ints or strings
     reference = pd.DataFrame({"code": [1.0, 2.0, np.nan] * 20})
     current = pd.DataFrame({"code": pd.Series([1, "2", None] * 20, dtype=object)})
-    code = DriftDetector(schema).fit(reference).score(current).feature("code")
+    code = DriftDetector(schema).fit(reference).compare(current).feature("code")
     assert code.reference_summary == code.current_summary == {"1": 0.5, "2": 0.5}
     assert code.psi == pytest.approx(0.0)
 

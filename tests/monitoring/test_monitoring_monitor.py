@@ -99,6 +99,6 @@ def test_predictions_frame_keeps_signature_columns_and_reads_their_types() -> No
     from closedloop.monitoring import DriftDetector
 
     reference = pd.DataFrame({"age": [41, 50] * 5, "income": [1.0] * 10, "color": ["3"] * 10})
-    report = DriftDetector(SIGNATURE).fit(reference).score(frame)
+    report = DriftDetector(SIGNATURE).fit(reference).compare(frame)
     assert report.feature("age").current_rows == 2  # "41" read as a number
     assert report.feature("color").current_summary == {"3": 1.0}  # 3 compared as text

@@ -1,7 +1,7 @@
 """Monitoring: drift of live inputs against reference data.
 
 ``DriftDetector`` follows the scikit-learn shape (``fit(reference)`` then
-``score(current) -> DriftReport``); ``monitor_drift`` runs it over a model version's logged
+``compare(current) -> DriftReport``); ``monitor_drift`` runs it over a model version's logged
 predictions and records the result as a tracked run with an HTML report.
 """
 

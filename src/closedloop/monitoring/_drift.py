@@ -1,4 +1,4 @@
-"""``DriftDetector``: fit on reference data, score current data, get a ``DriftReport``.
+"""``DriftDetector``: fit on reference data, compare current data, get a ``DriftReport``.
 
 The drift rule
 --------------
@@ -66,8 +66,9 @@ class DriftDetector:
     """Detects distribution drift per column between reference and current data.
 
     Follows scikit-learn conventions: ``__init__`` only stores its arguments, ``fit``
-    learns the reference (attributes ending in ``_``) and returns ``self``, ``score``
-    compares a current frame with it. Numeric columns (schema types ``integer`` and
+    learns the reference (attributes ending in ``_``) and returns ``self``, ``compare``
+    compares a current frame with it (not ``score``: in scikit-learn that returns one
+    number of goodness of fit). Numeric columns (schema types ``integer`` and
     ``float``) get a two-sample KS test and a quantile-binned PSI; all other columns are
     categorical and get a chi-square test and a PSI over category shares. Datetime columns
     are left out by default: time always moves, so they would always drift. The drift rule
@@ -90,7 +91,7 @@ class DriftDetector:
 
     Example:
         >>> detector = DriftDetector(version.signature).fit(train_df)  # doctest: +SKIP
-        >>> detector.score(live_df).drifted_features  # doctest: +SKIP
+        >>> detector.compare(live_df).drifted_features  # doctest: +SKIP
     """
 
     def __init__(
@@ -239,8 +240,8 @@ class DriftDetector:
         edges = psi_edges(clean, bins=self.bins)
         return _Reference(kind, clean, {}, edges, bin_proportions(clean, edges), missing)
 
-    # scoring -----------------------------------------------------------------------------------
-    def score(self, current: pd.DataFrame) -> DriftReport:
+    # comparing ---------------------------------------------------------------------------------
+    def compare(self, current: pd.DataFrame) -> DriftReport:
         """Compare ``current`` with the fitted reference, column by column.
 
         Args:
@@ -256,7 +257,7 @@ class DriftDetector:
         if not hasattr(self, "reference_"):
             raise NotFittedError(
                 "this DriftDetector is not fitted yet; call fit first",
-                hint="detector.fit(reference_frame).score(current_frame)",
+                hint="detector.fit(reference_frame).compare(current_frame)",
             )
         if not isinstance(current, pd.DataFrame):
             raise TypeError(f"current must be a pandas DataFrame, not {type(current)}")
@@ -264,9 +265,9 @@ class DriftDetector:
             raise InvalidArgumentError("the current data has no rows")
         _require_columns(current, self.columns_, "current")
         features = tuple(
-            self._score_numeric(name, self.reference_[name], current[name])
+            self._compare_numeric(name, self.reference_[name], current[name])
             if self.kinds_[name] == "numeric"
-            else self._score_categorical(name, self.reference_[name], current[name])
+            else self._compare_categorical(name, self.reference_[name], current[name])
             for name in self.columns_
         )
         return DriftReport(
@@ -280,7 +281,7 @@ class DriftDetector:
     def _is_drifted(self, p_value: float, psi: float) -> bool:
         return bool(p_value < self.alpha and psi >= self.psi_threshold)
 
-    def _score_numeric(self, name: str, ref: _Reference, values: pd.Series[Any]) -> FeatureDrift:
+    def _compare_numeric(self, name: str, ref: _Reference, values: pd.Series[Any]) -> FeatureDrift:
         cur = clean_numeric(values)
         statistic = p_value = psi = math.nan
         if ref.n and len(cur):
@@ -303,7 +304,7 @@ class DriftDetector:
             distribution=numeric_distribution(ref.values, cur),
         )
 
-    def _score_categorical(
+    def _compare_categorical(
         self, name: str, ref: _Reference, values: pd.Series[Any]
     ) -> FeatureDrift:
         cur = category_counts(values)

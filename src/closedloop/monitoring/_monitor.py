@@ -99,7 +99,7 @@ def monitor_drift(
             version.signature, alpha=alpha, psi_threshold=psi_threshold, bins=bins
         ).fit(reference)
         current = predictions_frame(predictions, names)
-        report = detector.score(current)
+        report = detector.compare(current)
         title = (
             f"Drift of {version.id}: {len(predictions)} predictions {_window_text(since, until)}"
         )

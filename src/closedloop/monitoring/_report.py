@@ -111,7 +111,7 @@ class FeatureDrift:
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
-    """The outcome of ``DriftDetector.score``: one row per feature, and the rule applied.
+    """The outcome of ``DriftDetector.compare``: one row per feature, and the rule applied.
 
     Attributes:
         features: Per-feature results, in column order.
