@@ -82,7 +82,7 @@ def test_doctor_outside_any_workspace(cli: Cli, outside: Path, monkeypatch) -> N
 def test_doctor_flags_an_old_schema(cli: Cli, populated: Populated) -> None:
     con = sqlite3.connect(_db(populated.root))
     with con:
-        con.execute("UPDATE alembic_version SET version_num = '0000'")
+        con.execute("UPDATE closedloop_alembic_version SET version_num = '0000'")
     con.close()
     r = cli("-w", populated.root, "doctor")
     assert r.code == 1
@@ -174,7 +174,7 @@ def test_db_upgrade_creates_the_schema_once(cli: Cli, tmp_path: Path) -> None:
 def test_db_upgrade_of_a_newer_database_is_a_clean_error(cli: Cli, populated: Populated) -> None:
     con = sqlite3.connect(_db(populated.root))
     with con:
-        con.execute("UPDATE alembic_version SET version_num = '9999'")
+        con.execute("UPDATE closedloop_alembic_version SET version_num = '9999'")
     con.close()
     r = cli("-w", populated.root, "db", "upgrade")
     assert r.code == 9

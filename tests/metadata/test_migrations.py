@@ -11,7 +11,7 @@ from closedloop.errors import SchemaVersionError
 from closedloop.metadata import get_metadata_store
 from closedloop.metadata._sql import SqlMetadataStore
 from closedloop.metadata._sql._engine import MIGRATIONS_DIR
-from closedloop.metadata._sql.tables import SCHEMA_HEAD, metadata
+from closedloop.metadata._sql.tables import SCHEMA_HEAD, VERSION_TABLE, metadata
 
 
 def test_schema_head_constant_matches_the_migration_scripts() -> None:
@@ -25,7 +25,7 @@ def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
     before, after = SqlMetadataStore(uri, check_schema=False).upgrade()
     assert (before, after) == (None, SCHEMA_HEAD)
     inspector = inspect(create_engine(uri))
-    tables = set(inspector.get_table_names()) - {"alembic_version"}
+    tables = set(inspector.get_table_names()) - {VERSION_TABLE}
     assert tables == set(metadata.tables)
     for name, table in metadata.tables.items():
         assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys())
@@ -55,8 +55,8 @@ def test_other_revisions_name_the_fix(
     uri = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(uri)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-        conn.execute(text(f"INSERT INTO alembic_version VALUES ('{revision}')"))
+        conn.execute(text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(text(f"INSERT INTO {VERSION_TABLE} VALUES ('{revision}')"))
     with pytest.raises(SchemaVersionError, match=revision) as info:
         get_metadata_store(uri)
     assert fix in str(info.value.hint)
@@ -73,8 +73,8 @@ def test_upgrade_refuses_a_database_from_a_newer_closedloop(tmp_path: Path) -> N
     uri = f"sqlite:///{tmp_path / 'new.db'}"
     engine = create_engine(uri)
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-        conn.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+        conn.execute(text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(text(f"INSERT INTO {VERSION_TABLE} VALUES ('9999')"))
     engine.dispose()
     store = SqlMetadataStore(uri, check_schema=False)
     with pytest.raises(SchemaVersionError, match="9999"):

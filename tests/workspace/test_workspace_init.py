@@ -124,7 +124,7 @@ def test_init_refuses_a_database_at_an_older_schema(
     )
     con = sqlite3.connect(root / ".closedloop" / "closedloop.db")
     with con:
-        con.execute("UPDATE alembic_version SET version_num = '0000'")
+        con.execute("UPDATE closedloop_alembic_version SET version_num = '0000'")
     con.close()
     with pytest.raises(SchemaVersionError) as info:
         Workspace.init(root)

@@ -161,7 +161,7 @@ def _drop_database(root: Path) -> None:
 def _set_revision(root: Path, revision: str) -> None:
     con = sqlite3.connect(root / ".closedloop" / "closedloop.db")
     with con:
-        con.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+        con.execute("UPDATE closedloop_alembic_version SET version_num = ?", (revision,))
     con.close()
 
 

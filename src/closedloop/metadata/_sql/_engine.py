@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from closedloop._fs import create_private_file
 from closedloop.errors import AlreadyExistsError, SchemaVersionError, StorageError
 from closedloop.metadata._backends import mask_uri
+from closedloop.metadata._sql._version_table import move_legacy_revision, read_revision
 from closedloop.metadata._sql.tables import SCHEMA_HEAD
 
 __all__ = [
@@ -121,15 +122,15 @@ def read_scope(engine: Engine, uri: str) -> Iterator[Connection]:
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, ``None`` for an empty database.
 
+    Read from ``tables.VERSION_TABLE``, or from Alembic's default table for a database in
+    the layout before revision 0003 (see ``_version_table``).
+
     Raises:
         StorageError: The database cannot be read (unreachable, or not a database at all).
     """
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-            return None if row is None else str(row[0])
+            return read_revision(conn)
     except SQLAlchemyError as e:
         raise _translate(e, engine.url.render_as_string(hide_password=True)) from e
 
@@ -165,16 +166,22 @@ def _alembic_config() -> Any:
     return config
 
 
-def known_revisions() -> list[str]:
-    """Every revision the packaged migrations know, oldest first."""
+def _scripts() -> Any:
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory.from_config(_alembic_config())
-    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def known_revisions() -> list[str]:
+    """Every revision the packaged migrations know, oldest first."""
+    return [s.revision for s in reversed(list(_scripts().walk_revisions()))]
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Run the packaged Alembic migrations up to ``revision``.
+
+    A database in the layout before 0003 (revision in ``alembic_version``) first has its
+    revision copied to ``tables.VERSION_TABLE``, in the same transaction as the migrations.
 
     Returns:
         The revision before and after.
@@ -198,6 +205,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, 
     config = _alembic_config()
     try:
         with engine.begin() as conn:
+            move_legacy_revision(conn, _scripts())
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     except CommandError as e:

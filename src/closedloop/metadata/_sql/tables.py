@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 __all__ = [
     "SCHEMA_HEAD",
+    "VERSION_TABLE",
     "audit_events",
     "dataset_versions",
     "datasets",
@@ -44,7 +45,11 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; a test checks it equals the scripts' head.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
+
+#: Alembic's version table. Not Alembic's default ``alembic_version``, which other tools
+#: sharing the database (Optuna's RDB storage) keep their own revision in.
+VERSION_TABLE = "closedloop_alembic_version"
 
 metadata = MetaData()
 
