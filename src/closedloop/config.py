@@ -15,11 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from closedloop.errors import ConfigurationError
 
-__all__ = ["CONFIG_FILE", "ENV_PREFIX", "WORKSPACE_DIR", "Settings", "load_settings"]
+__all__ = [
+    "CONFIG_FILE",
+    "ENV_PREFIX",
+    "WORKSPACE_DIR",
+    "AuditReads",
+    "Settings",
+    "load_settings",
+]
 
 ENV_PREFIX = "CLOSEDLOOP_"
 WORKSPACE_DIR = ".closedloop"
 CONFIG_FILE = "closedloop.yaml"
+
+#: Which reads the audit log records (see ``closedloop.workspace.Actions``).
+AuditReads = Literal["all", "data_and_models", "none"]
 
 
 class Settings(BaseModel):
@@ -47,6 +57,9 @@ class Settings(BaseModel):
             ``warn`` (served with a warning, counted in the audit log) or ``refuse`` (422).
         serving_unseen_categories: A served category not seen in training: ``warn`` or
             ``refuse``, as for ``serving_out_of_range``.
+        audit_reads: Which reads the audit log records (writes always are): ``all``;
+            ``data_and_models`` (datasets, models, predictions and artifacts, not runs,
+            experiments or loop decisions); or ``none``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,6 +78,7 @@ class Settings(BaseModel):
     serving_max_string_length: int = Field(default=1000, ge=1)
     serving_out_of_range: Literal["warn", "refuse"] = "warn"
     serving_unseen_categories: Literal["warn", "refuse"] = "warn"
+    audit_reads: AuditReads = "data_and_models"
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:

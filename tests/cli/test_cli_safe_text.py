@@ -18,6 +18,7 @@ from sklearn.dummy import DummyClassifier
 
 import closedloop
 from closedloop import registry
+from closedloop.config import Settings
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
 from closedloop.errors import NotFoundError
 from closedloop.workspace import Workspace
@@ -175,7 +176,8 @@ def test_models_list_and_show(cli: Cli, hostile: Hostile) -> None:
 
 
 def test_audit(cli: Cli, hostile: Hostile) -> None:
-    ws = Workspace.open(hostile.root)
+    # run reads are audited only under audit_reads="all" (not under the default policy)
+    ws = Workspace.open(hostile.root, settings=Settings(audit_reads="all"))
     try:
         ws.actor = "mallory [/evil]\x1b]0;pwned\x07"
         with ws.action("run.read", f"run:{ADULT}"):

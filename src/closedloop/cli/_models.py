@@ -12,6 +12,7 @@ from closedloop import registry
 from closedloop.cli._format import fmt_number, fmt_time
 from closedloop.cli._safe import SafeTable, line
 from closedloop.cli._state import console, state
+from closedloop.workspace import Actions
 
 __all__ = ["app"]
 
@@ -95,7 +96,7 @@ def decisions(
 ) -> None:
     """Champion/challenger decisions of the loop, newest first, with their reasons."""
     ws = state(ctx).client().workspace
-    with ws.action("loop.read", f"model:{name or '*'}"):
+    with ws.action(Actions.LOOP_READ, f"model:{name or '*'}"):
         found = ws.metadata.decisions.list(name)
     for d in found:
         colour = "green" if d.decision == "promote" else "yellow"
@@ -131,7 +132,7 @@ def predictions(
     """Show the prediction log of a model version (oldest first) and its size."""
     ws = state(ctx).client().workspace
     version = registry.get_model_version(ws, ref)
-    with ws.action("prediction.read", f"model:{version.id}"):
+    with ws.action(Actions.PREDICTION_READ, f"model:{version.id}"):
         total = ws.metadata.predictions.count(version.id)
         items = ws.metadata.predictions.list(version.id, limit=limit)
     if as_json:

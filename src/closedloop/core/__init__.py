@@ -1,5 +1,6 @@
 """The domain: frozen entities and the search language. Imports only the stdlib and errors."""
 
+from closedloop.core._audit import Audit, PendingAudit, commit_audit
 from closedloop.core._entities import (
     ArtifactRef,
     AuditEvent,
@@ -14,6 +15,7 @@ from closedloop.core._entities import (
     now_ms,
 )
 from closedloop.core._lifecycle import DatasetVersion, LoopDecision, ModelVersion, Prediction
+from closedloop.core._principal import PRINCIPAL_KINDS, Principal, PrincipalKind
 from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
 from closedloop.core._query import (
     ATTRIBUTES,
@@ -31,6 +33,8 @@ from closedloop.core._schema import ColumnSchema, LogicalType, TableSchema
 
 __all__ = [
     "ATTRIBUTES",
+    "PRINCIPAL_KINDS",
+    "Audit",
     "And",
     "ArtifactRef",
     "AuditEvent",
@@ -46,7 +50,10 @@ __all__ = [
     "ModelVersion",
     "Not",
     "Or",
+    "PendingAudit",
     "Prediction",
+    "Principal",
+    "PrincipalKind",
     "ProgressCallback",
     "ProgressEvent",
     "OrderBy",
@@ -56,6 +63,7 @@ __all__ = [
     "RunPage",
     "RunStatus",
     "TableSchema",
+    "commit_audit",
     "ms_to_datetime",
     "now_ms",
     "parse_filter",

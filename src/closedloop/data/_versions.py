@@ -27,7 +27,7 @@ from closedloop.data._read import file_digest, read_source, read_table, resolve_
 from closedloop.data._schema import column_name, infer_schema
 from closedloop.data._validate import ValidationReport, check, raise_for_report, validate
 from closedloop.errors import ArtifactIntegrityError, InvalidArgumentError
-from closedloop.workspace import Action, Workspace
+from closedloop.workspace import Action, Actions, Workspace
 
 __all__ = [
     "IngestResult",
@@ -167,7 +167,7 @@ def _store(
         source=source,
         source_digest=source_digest,
         parents=parent_ids,
-        audit=act.ok_event(),
+        audit=act,
     )
     report_progress(progress, task, len(data), len(data), "bytes")
     return IngestResult(version, created, report, tuple(found))
@@ -229,7 +229,7 @@ def ingest(
         ["read with the delimiter ';' (detected); pass -o sep=... (options={'sep': ...}) ..."]
     """
     _check_name(dataset)
-    with ws.action("dataset.ingest", f"dataset:{dataset}", source=str(source)) as act:
+    with ws.action(Actions.DATASET_INGEST, f"dataset:{dataset}", source=str(source)) as act:
         fmt = resolve_format(source, format)
         digest = file_digest(source, progress=progress)
         read = read_table(source, format=fmt, options=options, progress=progress)
@@ -285,7 +285,7 @@ def ingest_frame(
         DataValidationError: The frame breaks ``schema``; nothing is stored.
     """
     _check_name(dataset)
-    with ws.action("dataset.ingest", f"dataset:{dataset}", source=source) as act:
+    with ws.action(Actions.DATASET_INGEST, f"dataset:{dataset}", source=source) as act:
         return _store(
             ws,
             act,
@@ -313,7 +313,7 @@ def load(ws: Workspace, ref: str | DatasetVersion) -> pd.DataFrame:
         NotFoundError: No such version (or its blob is gone).
         ArtifactIntegrityError: The blob does not match its digest.
     """
-    with ws.action("dataset.read", f"dataset:{_ref_text(ref)}") as act:
+    with ws.action(Actions.DATASET_READ, f"dataset:{_ref_text(ref)}") as act:
         version = _resolve(ws, ref)
         act["version"] = version.id
         data = ws.artifacts.get_bytes(version.digest)
@@ -349,7 +349,7 @@ def validate_batch(
         NotFoundError: No such version or file, or the version's blob is gone.
         ArtifactIntegrityError: The version's blob fails verification (names the version).
     """
-    with ws.action("dataset.validate", f"dataset:{_ref_text(ref)}") as act:
+    with ws.action(Actions.DATASET_VALIDATE, f"dataset:{_ref_text(ref)}") as act:
         version = _resolve(ws, ref)
         act["version"] = version.id
         _verify(ws, version)
@@ -388,11 +388,11 @@ def get_version(ws: Workspace, ref: str) -> DatasetVersion:
     Raises:
         NotFoundError: No such version.
     """
-    with ws.action("dataset.read", f"dataset:{ref}"):
+    with ws.action(Actions.DATASET_READ, f"dataset:{ref}"):
         return ws.metadata.datasets.get_version(ref)
 
 
 def list_versions(ws: Workspace, dataset: str | None = None) -> list[DatasetVersion]:
     """Versions of one dataset (or all), by dataset name then version number."""
-    with ws.action("dataset.list", f"dataset:{dataset or '*'}"):
+    with ws.action(Actions.DATASET_LIST, f"dataset:{dataset or '*'}"):
         return ws.metadata.datasets.list_versions(dataset)

@@ -12,7 +12,7 @@ from closedloop.evaluation import Evaluation, evaluate_classifier
 from closedloop.features import FeatureSpec
 from closedloop.registry import load_model, register_model, set_alias
 from closedloop.training import select_model
-from closedloop.workspace import Workspace
+from closedloop.workspace import Actions, Workspace
 
 __all__ = ["LoopOutcome", "PromotionPolicy", "challenge_champion", "decide"]
 
@@ -171,7 +171,7 @@ def challenge_champion(
         "train_rows": len(train),
     }
     verdict = "promote" if promoted else "keep"
-    with ws.action("loop.decide", f"model:{model}", decision=verdict) as act:
+    with ws.action(Actions.LOOP_DECIDE, f"model:{model}", decision=verdict) as act:
         decision = ws.metadata.decisions.record(
             model,
             champion_version_id=champion.id,
@@ -179,7 +179,7 @@ def challenge_champion(
             decision=verdict,
             reasons=reasons,
             detail=detail,
-            audit=act.ok_event(),
+            audit=act,
         )
     return LoopOutcome(
         decision, champion, challenger, champion_eval, challenger_eval, promoted, tuple(reasons)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from closedloop.core import (
-    AuditEvent,
+    Audit,
     DatasetVersion,
     LoopDecision,
     ModelVersion,
@@ -32,7 +32,7 @@ class DatasetStore(Protocol):
         source: str,
         source_digest: str | None,
         parents: Sequence[str] = (),
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version, or return the one with the same digest; says if it is new.
 
@@ -63,7 +63,7 @@ class ModelStore(Protocol):
         metrics: Mapping[str, float],
         run_id: str | None = None,
         dataset_version_id: str | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> ModelVersion:
         """Register the next version of ``model``."""
         ...
@@ -77,12 +77,12 @@ class ModelStore(Protocol):
         ...
 
     def set_alias(
-        self, model: str, alias: str, version: int, *, audit: AuditEvent | None = None
+        self, model: str, alias: str, version: int, *, audit: Audit | None = None
     ) -> ModelVersion:
         """Point an alias at a version (moving it)."""
         ...
 
-    def delete_alias(self, model: str, alias: str, *, audit: AuditEvent | None = None) -> None:
+    def delete_alias(self, model: str, alias: str, *, audit: Audit | None = None) -> None:
         """Remove an alias; NotFoundError if absent."""
         ...
 
@@ -90,7 +90,7 @@ class ModelStore(Protocol):
 class PredictionLog(Protocol):
     """Append-only log of served predictions, one entry per input row."""
 
-    def append(self, items: Sequence[Prediction], *, audit: AuditEvent | None = None) -> None:
+    def append(self, items: Sequence[Prediction], *, audit: Audit | None = None) -> None:
         """Append in one transaction, with the request's audit event when given."""
         ...
 
@@ -122,7 +122,7 @@ class DecisionStore(Protocol):
         decision: str,
         reasons: Sequence[str],
         detail: Mapping[str, Any],
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> LoopDecision:
         """Store a decision."""
         ...

@@ -7,6 +7,7 @@ from typing import NamedTuple, Protocol
 
 from closedloop.core import (
     ArtifactRef,
+    Audit,
     AuditEvent,
     Experiment,
     Metric,
@@ -119,13 +120,17 @@ class MetadataStore(Protocol):
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> Run:
         """Insert a ``RUNNING`` run and return it.
 
         ``audit``, when given, is appended to the audit log in the same transaction (so
         the record and its audit event commit or fail together); the same holds for the
-        ``audit`` argument of ``log_batch`` and ``set_run_status``.
+        ``audit`` argument of ``log_batch``, ``set_run_status`` and the sub-stores'
+        writes. It is a finished ``AuditEvent``, or a ``PendingAudit`` (the gate's action)
+        whose ``commit_event`` the store calls inside that transaction, after its rows are
+        written, so the event carries the action's final detail
+        (``closedloop.core.commit_audit`` does both).
         """
         ...
 
@@ -146,7 +151,7 @@ class MetadataStore(Protocol):
         tags: Mapping[str, str] | None = None,
         status: RunStatus | None = None,
         end_time: int | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> None:
         """Append metric points and set params and tags in one transaction.
 
@@ -164,7 +169,7 @@ class MetadataStore(Protocol):
         status: RunStatus,
         end_time: int | None,
         *,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> None:
         """Change a run's status (ending it when the status is terminal)."""
         ...
@@ -230,7 +235,10 @@ class MetadataStore(Protocol):
 
     # audit --------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
-        """Append audit events. The log is append-only."""
+        """Append audit events in one transaction (a batch of reads is one write).
+
+        The log is append-only.
+        """
         ...
 
     def list_audit_events(

@@ -12,7 +12,7 @@ from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring._drift import DriftDetector
 from closedloop.monitoring._report import DriftReport
 from closedloop.tracking import start_run
-from closedloop.workspace import Workspace
+from closedloop.workspace import Actions, Workspace
 
 __all__ = ["MonitorResult", "monitor_drift", "predictions_frame"]
 
@@ -84,7 +84,7 @@ def monitor_drift(
         raise InvalidArgumentError(
             f"the window is empty: since ({since}) is not before until ({until})"
         )
-    with ws.action("monitor.drift", f"model:{model_ref}") as act:
+    with ws.action(Actions.MONITOR_DRIFT, f"model:{model_ref}") as act:
         version = ws.metadata.models.get_version(model_ref)
         act["model_version"] = version.id
         predictions = ws.metadata.predictions.list(version.id, since=since, until=until)

@@ -15,7 +15,7 @@ from closedloop.errors import (
     NotFoundError,
     StorageError,
 )
-from closedloop.workspace import Workspace
+from closedloop.workspace import Actions, Workspace
 
 __all__ = [
     "LoadedModel",
@@ -92,8 +92,9 @@ def register_model(
         raise InvalidArgumentError("a model signature needs at least one input column")
     buffer = io.BytesIO()
     pickle.dump({"format": _FORMAT, "model": model}, buffer, protocol=5)
-    with ws.action("model.register", f"model:{name}", run_id=run_id) as act:
+    with ws.action(Actions.MODEL_REGISTER, f"model:{name}", run_id=run_id) as act:
         blob = ws.artifacts.put_bytes(buffer.getvalue())
+        act["digest"] = blob.digest  # the store adds the version number it assigns
         version = ws.metadata.models.create_version(
             name,
             artifact_digest=blob.digest,
@@ -103,9 +104,8 @@ def register_model(
             metrics={k: float(v) for k, v in (metrics or {}).items()},
             run_id=run_id,
             dataset_version_id=dataset_version_id,
-            audit=act.ok_event(),
+            audit=act,
         )
-        act.update(version=version.version, digest=blob.digest)
     for alias in aliases:
         version = set_alias(ws, name, alias, version.version)
     return version
@@ -113,25 +113,25 @@ def register_model(
 
 def set_alias(ws: Workspace, name: str, alias: str, version: int) -> ModelVersion:
     """Point ``alias`` (e.g. ``champion``) at ``version`` of ``name``."""
-    with ws.action("model.alias", f"model:{name}@{alias}", version=version) as act:
-        return ws.metadata.models.set_alias(name, alias, version, audit=act.ok_event())
+    with ws.action(Actions.MODEL_ALIAS, f"model:{name}@{alias}", version=version) as act:
+        return ws.metadata.models.set_alias(name, alias, version, audit=act)
 
 
 def delete_alias(ws: Workspace, name: str, alias: str) -> None:
     """Remove an alias."""
-    with ws.action("model.alias_delete", f"model:{name}@{alias}") as act:
-        ws.metadata.models.delete_alias(name, alias, audit=act.ok_event())
+    with ws.action(Actions.MODEL_ALIAS_DELETE, f"model:{name}@{alias}") as act:
+        ws.metadata.models.delete_alias(name, alias, audit=act)
 
 
 def get_model_version(ws: Workspace, ref: str) -> ModelVersion:
     """``name@alias``, ``name@latest`` or ``name/<version>``."""
-    with ws.action("model.read", f"model:{ref}"):
+    with ws.action(Actions.MODEL_READ, f"model:{ref}"):
         return ws.metadata.models.get_version(ref)
 
 
 def list_model_versions(ws: Workspace, name: str | None = None) -> list[ModelVersion]:
     """Registered versions (of one model or all)."""
-    with ws.action("model.list", f"model:{name or '*'}"):
+    with ws.action(Actions.MODEL_LIST, f"model:{name or '*'}"):
         return ws.metadata.models.list_versions(name)
 
 
@@ -151,7 +151,7 @@ def load_model(ws: Workspace, ref: str | ModelVersion) -> LoadedModel:
         ArtifactIntegrityError: The blob is corrupt or fails authentication.
     """
     label = ref if isinstance(ref, str) else ref.id
-    with ws.action("model.load", f"model:{label}"):
+    with ws.action(Actions.MODEL_LOAD, f"model:{label}"):
         version = ref if isinstance(ref, ModelVersion) else ws.metadata.models.get_version(ref)
         try:
             data = ws.artifacts.get_bytes(version.artifact_digest, require_authenticated=True)

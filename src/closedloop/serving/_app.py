@@ -43,7 +43,7 @@ from closedloop.serving._middleware import (
 )
 from closedloop.serving._schema_model import frame_from_rows, request_row_model
 from closedloop.serving.errors import install_error_handlers
-from closedloop.workspace import Action, Workspace
+from closedloop.workspace import Action, Actions, Workspace
 
 __all__ = [
     "MAX_RECORDS",
@@ -151,16 +151,22 @@ class _Predictor:
         return [_jsonable(v) for v in np.asarray(labels).tolist()], probabilities
 
     def __call__(
-        self, records: Sequence[BaseModel], request_id: str, started: float
+        self,
+        records: Sequence[BaseModel],
+        request_id: str,
+        started: float,
+        source: str | None = None,
     ) -> PredictResponse:
+        """Score ``records`` for the caller at ``source`` (its address, for the audit log)."""
         inputs = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in records]
         frame = frame_from_rows(self.signature, [r.model_dump(by_alias=True) for r in records])
         unseen = find_unseen_categories(self.signature, frame)
         outside = find_out_of_range(self.signature, frame)
         warnings = [f.warning() for f in unseen] + [f.warning() for f in outside]
         version = self.version
-        with self.ws.action(
-            "model.predict", f"model:{version.id}", request_id=request_id, rows=len(records)
+        caller = self.ws.as_principal(self.ws.principal.from_source(source))
+        with caller.action(
+            Actions.MODEL_PREDICT, f"model:{version.id}", request_id=request_id, rows=len(records)
         ) as act:
             if unseen:
                 act.update(unseen_categories={f.column: f.rows for f in unseen})
@@ -232,7 +238,7 @@ class _Predictor:
         ]
         try:
             # A prediction that is not logged is not served: a failure here fails the request.
-            self.ws.metadata.predictions.append(items, audit=act.ok_event())
+            self.ws.metadata.predictions.append(items, audit=act)
         except AlreadyExistsError as e:
             raise AlreadyExistsError(
                 f"request id {request_id!r} is already in the prediction log",
@@ -354,7 +360,8 @@ def create_app(
     ) -> PredictResponse:
         records: list[BaseModel] = body.records  # type: ignore[attr-defined]
         state = request.state
-        return predictor(records, getattr(state, STATE_ID), getattr(state, STATE_STARTED))
+        source = request.client.host if request.client is not None else None
+        return predictor(records, getattr(state, STATE_ID), getattr(state, STATE_STARTED), source)
 
     # The body type is built at runtime from the signature; FastAPI reads it from here.
     predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from typing import Any
 from closedloop.core import ArtifactRef, Experiment, Metric, Run, RunPage, now_ms
 from closedloop.errors import InvalidArgumentError, NotFoundError
 from closedloop.tracking._run import ActiveRun, _text
-from closedloop.workspace import Workspace
+from closedloop.workspace import Actions, Workspace
 
 __all__ = [
     "DeleteReport",
@@ -123,7 +123,7 @@ def start_run(
     """
     run_id = uuid.uuid4().hex
     with workspace.action(
-        "run.create", f"run:{run_id}", experiment=f"{project}/{experiment}"
+        Actions.RUN_CREATE, f"run:{run_id}", experiment=f"{project}/{experiment}"
     ) as act:
         exp = workspace.metadata.get_or_create_experiment(project, experiment)
         run = workspace.metadata.create_run(
@@ -134,7 +134,7 @@ def start_run(
             params={k: _text(v) for k, v in (params or {}).items()},
             tags={k: _text(v) for k, v in (tags or {}).items()},
             run_id=run_id,
-            audit=act.ok_event(),
+            audit=act,
         )
     sync = workspace.settings.synchronous_logging if synchronous is None else synchronous
     return ActiveRun(workspace, run, synchronous=sync, owns_workspace=owns_workspace)
@@ -165,25 +165,25 @@ def resolve_run_id(workspace: Workspace, prefix: str) -> str:
 
 def get_run(workspace: Workspace, run_id: str) -> Run:
     """One run with its params, latest metrics, tags and inputs."""
-    with workspace.action("run.read", f"run:{run_id}"):
+    with workspace.action(Actions.RUN_READ, f"run:{run_id}"):
         return workspace.metadata.get_run(run_id)
 
 
 def list_experiments(workspace: Workspace, project: str | None = None) -> list[Experiment]:
     """Experiments of one project (or all), by project then name."""
-    with workspace.action("experiment.list", f"project:{project or '*'}"):
+    with workspace.action(Actions.EXPERIMENT_LIST, f"project:{project or '*'}"):
         return workspace.metadata.list_experiments(project)
 
 
 def get_experiment(workspace: Workspace, experiment_id: int) -> Experiment:
     """One experiment by id."""
-    with workspace.action("experiment.read", f"experiment:{experiment_id}"):
+    with workspace.action(Actions.EXPERIMENT_READ, f"experiment:{experiment_id}"):
         return workspace.metadata.get_experiment(experiment_id)
 
 
 def get_metric_history(workspace: Workspace, run_id: str, key: str) -> list[Metric]:
     """Every point of one metric series of a run."""
-    with workspace.action("run.read", f"run:{run_id}", metric=key):
+    with workspace.action(Actions.RUN_READ, f"run:{run_id}", metric=key):
         return workspace.metadata.get_metric_history(run_id, key)
 
 
@@ -226,7 +226,7 @@ def search_runs(
         max_results: Page size (1 to 10,000).
         page_token: ``next_page_token`` of the previous page.
     """
-    with workspace.action("run.search", "runs:*", filter=filter or "") as facts:
+    with workspace.action(Actions.RUN_SEARCH, "runs:*", filter=filter or "") as facts:
         ids = _experiment_ids(workspace, project, experiment)
         page = workspace.metadata.search_runs(ids, filter, order_by, max_results, page_token)
         facts["returned"] = len(page.runs)
@@ -244,7 +244,7 @@ class DeleteReport:
 
 def delete_run(workspace: Workspace, run_id: str) -> DeleteReport:
     """Delete a run, its data and every artifact blob no other record uses."""
-    with workspace.action("run.delete", f"run:{run_id}") as facts:
+    with workspace.action(Actions.RUN_DELETE, f"run:{run_id}") as facts:
         sizes = {a.digest: a.size for a in workspace.metadata.list_artifacts(run_id)}
         orphans = workspace.metadata.delete_run(run_id)
         still = workspace.metadata.referenced_digests(among=orphans) if orphans else set()
@@ -274,7 +274,7 @@ def compare_runs(workspace: Workspace, run_ids: Sequence[str]) -> RunComparison:
     """Line up params and metrics of several runs."""
     if len(run_ids) < 2:
         raise InvalidArgumentError("compare needs at least two run ids")
-    with workspace.action("run.read", "runs:" + ",".join(run_ids)):
+    with workspace.action(Actions.RUN_READ, "runs:" + ",".join(run_ids)):
         runs = workspace.metadata.get_runs(list(run_ids))
     param_keys = sorted({k for r in runs for k in r.params})
     metric_keys = sorted({k for r in runs for k in r.metrics})
@@ -288,13 +288,13 @@ def compare_runs(workspace: Workspace, run_ids: Sequence[str]) -> RunComparison:
 
 def list_artifacts(workspace: Workspace, run_id: str) -> list[ArtifactRef]:
     """A run's artifacts."""
-    with workspace.action("artifact.list", f"run:{run_id}"):
+    with workspace.action(Actions.ARTIFACT_LIST, f"run:{run_id}"):
         return workspace.metadata.list_artifacts(run_id)
 
 
 def read_artifact(workspace: Workspace, run_id: str, path: str) -> bytes:
     """An artifact's content, verified against its digest."""
-    with workspace.action("artifact.get", f"run:{run_id}/{path}"):
+    with workspace.action(Actions.ARTIFACT_GET, f"run:{run_id}/{path}"):
         ref = workspace.metadata.get_artifact(run_id, path)
         return workspace.artifacts.get_bytes(ref.digest)
 
@@ -306,7 +306,7 @@ def download_artifact(
 
     The file appears only after its content was verified in full.
     """
-    with workspace.action("artifact.get", f"run:{run_id}/{path}") as facts:
+    with workspace.action(Actions.ARTIFACT_GET, f"run:{run_id}/{path}") as facts:
         ref = workspace.metadata.get_artifact(run_id, path)
         target = Path(dest) if dest is not None else Path(Path(path).name)
         if target.is_dir():

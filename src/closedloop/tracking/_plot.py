@@ -37,13 +37,14 @@ def plot_metric_history(
 
     if not run_ids:
         raise InvalidArgumentError("plot needs at least one run id")
-    runs = [get_run(workspace, r) for r in run_ids]
-    histories = {
-        (run.id, key): get_metric_history(workspace, run.id, key)
-        for run in runs
-        for key in (keys or run.metrics)
-        if key in run.metrics
-    }
+    with workspace.read_batch() as batch:  # one audit write for all the reads, not N
+        runs = [get_run(batch, r) for r in run_ids]
+        histories = {
+            (run.id, key): get_metric_history(batch, run.id, key)
+            for run in runs
+            for key in (keys or run.metrics)
+            if key in run.metrics
+        }
     if keys:
         missing = [k for k in keys if not any(k == key for _, key in histories)]
         if missing:

@@ -15,7 +15,7 @@ from typing import Any
 from closedloop.core import ArtifactRef, Metric, Run, RunInput, RunStatus, now_ms
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, RunStateError
 from closedloop.tracking import _flusher
-from closedloop.workspace import Workspace
+from closedloop.workspace import Actions, Workspace
 
 __all__ = ["ActiveRun"]
 
@@ -76,7 +76,7 @@ class ActiveRun:
         """A fresh snapshot of the run from the store (flushes first while running)."""
         if not self._ended:
             self.flush()
-        with self._ws.action("run.read", f"run:{self.id}"):
+        with self._ws.action(Actions.RUN_READ, f"run:{self.id}"):
             return self._ws.metadata.get_run(self.id)
 
     def __repr__(self) -> str:
@@ -171,14 +171,14 @@ class ActiveRun:
         clean_tags = {_key("tag", k): _text(v) for k, v in (tags or {}).items()}
         self.flush()  # keep order: what was buffered before goes first
         with self._ws.action(
-            "run.log", f"run:{self.id}", metrics=len(points), params=len(clean_params)
+            Actions.RUN_LOG, f"run:{self.id}", metrics=len(points), params=len(clean_params)
         ) as act:
             self._ws.metadata.log_batch(
                 self.id,
                 metrics=points,
                 params=clean_params,
                 tags=clean_tags,
-                audit=act.ok_event(),
+                audit=act,
             )
         with self._lock:
             for m in points:
@@ -187,7 +187,7 @@ class ActiveRun:
     def log_input(self, kind: str, ref: str, name: str = "") -> None:
         """Record something the run consumed, e.g. ``log_input("dataset", "adult@3f2a")``."""
         self._check_open()
-        with self._ws.action("run.log_input", f"run:{self.id}", kind=kind, ref=ref):
+        with self._ws.action(Actions.RUN_LOG_INPUT, f"run:{self.id}", kind=kind, ref=ref):
             self._ws.metadata.add_run_input(self.id, RunInput(kind, ref, name))
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> ArtifactRef:
@@ -215,7 +215,7 @@ class ActiveRun:
 
     def _attach(self, name: str, put: Any) -> ArtifactRef:
         self._check_open()
-        with self._ws.action("artifact.put", f"run:{self.id}/{name}") as facts:
+        with self._ws.action(Actions.ARTIFACT_PUT, f"run:{self.id}/{name}") as facts:
             blob = put()
             ref = self._ws.metadata.add_artifact(self.id, name, blob.digest, blob.size)
             if not self._ws.artifacts.exists(blob.digest):  # a concurrent delete freed it
@@ -248,10 +248,10 @@ class ActiveRun:
                 self._metrics, self._params, self._tags = [], {}, {}
             try:
                 with self._ws.action(
-                    "run.log", f"run:{self.id}", metrics=len(metrics), params=len(params)
+                    Actions.RUN_LOG, f"run:{self.id}", metrics=len(metrics), params=len(params)
                 ) as act:
                     self._ws.metadata.log_batch(
-                        self.id, metrics=metrics, params=params, tags=tags, audit=act.ok_event()
+                        self.id, metrics=metrics, params=params, tags=tags, audit=act
                     )
             except ClosedLoopError:
                 with self._lock:  # keep the data so a later flush can retry it
@@ -294,7 +294,11 @@ class ActiveRun:
         resource = f"run:{self.id}"
         try:
             with self._ws.action(
-                "run.end", resource, status=status.value, metrics=len(metrics), params=len(params)
+                Actions.RUN_END,
+                resource,
+                status=status.value,
+                metrics=len(metrics),
+                params=len(params),
             ) as act:
                 self._ws.metadata.log_batch(
                     self.id,
@@ -303,15 +307,13 @@ class ActiveRun:
                     tags=tags,
                     status=status,
                     end_time=now_ms(),
-                    audit=act.ok_event(),
+                    audit=act,
                 )
         except ClosedLoopError:
             # The last data could not be written (e.g. another process changed a param):
             # the run still ends, FAILED, and the caller sees why.
-            with self._ws.action("run.end", resource, status=RunStatus.FAILED.value) as act:
-                self._ws.metadata.set_run_status(
-                    self.id, RunStatus.FAILED, now_ms(), audit=act.ok_event()
-                )
+            with self._ws.action(Actions.RUN_END, resource, status=RunStatus.FAILED.value) as act:
+                self._ws.metadata.set_run_status(self.id, RunStatus.FAILED, now_ms(), audit=act)
             raise
 
     def _finish_at_exit(self) -> None:

@@ -20,6 +20,7 @@ from closedloop.errors import (
     NotFoundError,
 )
 from closedloop.metadata import BlobReference
+from closedloop.workspace._actions import Actions
 
 if TYPE_CHECKING:
     from closedloop.workspace._workspace import Workspace
@@ -127,7 +128,7 @@ def verify_blobs(ws: Workspace, *, progress: ProgressCallback | None = None) -> 
         The report; nothing is changed in the workspace (the check is audited as
         ``artifact.verify``).
     """
-    with ws.action("artifact.verify", "artifacts:*") as facts:
+    with ws.action(Actions.ARTIFACT_VERIFY, "artifacts:*") as facts:
         references = ws.metadata.blob_references()
         by_digest: dict[str, list[BlobReference]] = defaultdict(list)
         for ref in references:

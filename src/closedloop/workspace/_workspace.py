@@ -1,12 +1,15 @@
-"""``Workspace``: binds the stores, keyring and acting user; the choke point of every action.
+"""``Workspace``: binds the stores, keyring and acting principal; the choke point of actions.
 
 Every SDK action passes through ``Workspace.action``: it records an audit event now, and is
-where permission checks will go.
+where permission checks will go. Who acts is per call: ``as_principal`` gives a view of the
+same workspace acting for someone else (an explicit object, no context variables), so a
+server acts for each caller concurrently without changing shared state.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import getpass
 import json
 import os
@@ -19,15 +22,17 @@ from typing import Any
 from closedloop._fs import make_private_dirs
 from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
-from closedloop.core import AuditEvent, ProgressCallback, now_ms
+from closedloop.core import AuditEvent, Principal, ProgressCallback
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
 from closedloop.metadata import MetadataStore, get_metadata_store, strip_password
+from closedloop.workspace._actions import Access, Actions, is_audited, lookup_action
+from closedloop.workspace._gate import Action
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 from closedloop.workspace._permissions import local_artifact_dir
 from closedloop.workspace._verify import VerifyReport, verify_blobs
 
-__all__ = ["Action", "GcReport", "InitReport", "Workspace", "current_actor"]
+__all__ = ["GcReport", "InitReport", "Workspace", "current_actor"]
 
 _CONFIG_TEMPLATE = """\
 # closedloop workspace settings. Every key is optional; CLOSEDLOOP_<KEY> environment
@@ -45,6 +50,7 @@ _CONFIG_TEMPLATE = """\
 # serving_max_string_length: 1000    # longer text values get 422
 # serving_out_of_range: warn         # or refuse: numbers outside the training range
 # serving_unseen_categories: warn    # or refuse: categories not seen in training
+# audit_reads: data_and_models       # or all, or none: which reads the audit log records
 """
 
 
@@ -79,40 +85,20 @@ class GcReport:
     dry_run: bool
 
 
-class Action(dict[str, Any]):
-    """The action in progress inside ``Workspace.action``: a dict of detail for its event."""
-
-    def __init__(self, actor: str, action: str, resource: str, detail: dict[str, Any]) -> None:
-        super().__init__(detail)
-        self.actor, self.action, self.resource = actor, action, resource
-        self.recorded = False
-
-    def event(self, outcome: str) -> AuditEvent:
-        """The audit event of this action with ``outcome``."""
-        return AuditEvent(now_ms(), self.actor, self.action, self.resource, outcome, dict(self))
-
-    def ok_event(self) -> AuditEvent:
-        """The success event, to be written by the store in the action's own transaction.
-
-        Call it right before the action's last write; the gate then does not write it again
-        (if that write fails, the gate records the error instead).
-        """
-        self.recorded = True
-        return self.event("ok")
-
-
 class Workspace:
     """An open workspace.
 
     Build one with :meth:`open` (or :meth:`init` for a new one); close it when done, or use
-    it as a context manager. It is safe to share across threads.
+    it as a context manager. It is safe to share across threads. :meth:`as_principal` and
+    :meth:`read_batch` return views: the same stores and settings, another principal or a
+    batch of read events; a view's ``close`` leaves the stores to the workspace it came from.
 
     Args:
         metadata: The metadata store.
         artifacts: The artifact store.
         settings: The settings it was opened with.
         location: Where its pieces live (``None`` for injected in-memory stores).
-        actor: Who acts; defaults to the operating-system user.
+        principal: Who acts; defaults to the operating-system user (kind ``os``).
     """
 
     def __init__(
@@ -122,13 +108,70 @@ class Workspace:
         *,
         settings: Settings | None = None,
         location: WorkspaceLocation | None = None,
-        actor: str | None = None,
+        principal: Principal | None = None,
     ) -> None:
         self.metadata = metadata
         self.artifacts = artifacts
         self.settings = settings or Settings()
         self.location = location
-        self.actor = actor or current_actor()
+        self._principal = principal or Principal("os", current_actor())
+        self._batch: list[AuditEvent] | None = None  # buffered read events of a read batch
+        self._owner = True  # closes the stores (a view does not)
+
+    # who acts ----------------------------------------------------------------------------------
+    @property
+    def principal(self) -> Principal:
+        """Who acts through this workspace (object)."""
+        return self._principal
+
+    @property
+    def actor(self) -> str:
+        """The principal's name as the audit log records it (the run's ``user`` too)."""
+        return self._principal.actor
+
+    @actor.setter
+    def actor(self, name: str) -> None:
+        self._principal = Principal(
+            self._principal.kind, name, self._principal.roles, self._principal.source
+        )
+
+    def as_principal(self, principal: Principal) -> Workspace:
+        """A view of this workspace that acts for ``principal``.
+
+        The view shares the stores, settings and any open read batch; nothing of this
+        workspace changes, so one view per request serves concurrent callers. It is cheap
+        (a shallow copy); closing it does not close the stores.
+        """
+        view = copy.copy(self)
+        view._principal, view._owner = principal, False
+        return view
+
+    @contextlib.contextmanager
+    def read_batch(self) -> Iterator[Workspace]:
+        """A view whose audited reads are written together, in one transaction, at the end.
+
+        A plot or a listing that reads N runs then costs one audit write, not N. Writes
+        inside are recorded at once, as always. The events are written when the block ends,
+        with an exception too; if they cannot be, the block fails (a read that cannot be
+        audited does not count as done). Nested batches join the outer one.
+        """
+        if self._batch is not None:
+            yield self
+            return
+        view = copy.copy(self)
+        view._batch, view._owner = [], False
+        try:
+            yield view
+        except BaseException:
+            self._flush(view._batch, raise_errors=False)
+            raise
+        self._flush(view._batch, raise_errors=True)
+
+    def _flush(self, events: list[AuditEvent], *, raise_errors: bool) -> None:
+        if events:
+            batch = list(events)
+            events.clear()
+            self._write_events(batch, raise_errors=raise_errors)
 
     # construction ----------------------------------------------------------------------------
     @classmethod
@@ -205,8 +248,9 @@ class Workspace:
         return InitReport(location, created_key, created_schema, created_config)
 
     def close(self) -> None:
-        """Release the stores' resources."""
-        self.metadata.close()
+        """Release the stores' resources (a view leaves them to its workspace)."""
+        if self._owner:
+            self.metadata.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -216,35 +260,53 @@ class Workspace:
 
     # the choke point ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def action(self, action: str, resource: str, **detail: Any) -> Iterator[Action]:
-        """Run one action on behalf of ``actor`` and record it in the audit log.
+    def action(self, action: Actions | str, resource: str, **detail: Any) -> Iterator[Action]:
+        """Run one action on behalf of ``principal`` and record it in the audit log.
 
         Every SDK verb that reads or writes data, models or runs enters here. The body may
         add small facts to the yielded ``Action`` (a dict); they are stored with the event.
         The outcome is ``ok`` or ``error:<code>``; the error still propagates. A body whose
-        single store write can carry the success event (``Action.ok_event``) saves a
-        transaction: the event then commits atomically with the data.
+        last store write takes the ``Action`` as its ``audit`` argument saves a transaction:
+        the store builds the success event from the final detail when the data commits.
+
+        Writes are always recorded; reads as the ``audit_reads`` setting says (see
+        :func:`~closedloop.workspace._actions.is_audited`), at once or, inside
+        :meth:`read_batch`, at the batch's end.
 
         Args:
-            action: Dotted verb such as ``run.create``.
+            action: An entry of the catalog (or its dotted name, e.g. ``"run.create"``).
             resource: What is acted on, such as ``run:<id>``.
             **detail: Initial detail for the event.
+
+        Raises:
+            InvalidArgumentError: ``action`` is not in the catalog.
         """
-        act = Action(self.actor, action, resource, detail)
+        entry = lookup_action(action)
+        act = Action(self._principal, entry, resource, detail)
+        if not is_audited(entry, self.settings.audit_reads):
+            yield act
+            return
         try:
             yield act
         except ClosedLoopError as e:
-            self._record(act.event(f"error:{e.code}"), raise_errors=False)
+            self._record(act, f"error:{e.code}", raise_errors=False)
             raise
         except BaseException as e:
-            self._record(act.event(f"error:{type(e).__name__}"), raise_errors=False)
+            self._record(act, f"error:{type(e).__name__}", raise_errors=False)
             raise
-        if not act.recorded:
-            self._record(act.event("ok"), raise_errors=True)
+        if not act.committed:
+            self._record(act, "ok", raise_errors=True)
 
-    def _record(self, event: AuditEvent, *, raise_errors: bool) -> None:
+    def _record(self, act: Action, outcome: str, *, raise_errors: bool) -> None:
+        event = act.event(outcome)
+        if self._batch is not None and act.action.access is Access.READ:
+            self._batch.append(event)
+        else:
+            self._write_events([event], raise_errors=raise_errors)
+
+    def _write_events(self, events: list[AuditEvent], *, raise_errors: bool) -> None:
         try:
-            self.metadata.append_audit_events([event])
+            self.metadata.append_audit_events(events)
         except ClosedLoopError:
             if raise_errors:  # an action that cannot be audited does not count as done
                 raise
@@ -264,7 +326,7 @@ class Workspace:
                 f"gc grace must not be negative, got {grace.total_seconds():g} s",
                 hint="use 0 to collect every unreferenced blob, or leave the default",
             )
-        with self.action("artifact.gc", "artifacts:*", dry_run=dry_run) as facts:
+        with self.action(Actions.ARTIFACT_GC, "artifacts:*", dry_run=dry_run) as facts:
             referenced = self.metadata.referenced_digests()
             cutoff = datetime.now(UTC) - grace
             seen = deleted = young = freed = 0
@@ -313,7 +375,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def current_actor() -> str:
-    """The operating-system user, who acts until tokens arrive.
+    """The operating-system user: the default principal's name (CLI and SDK).
 
     The name is that of the process's real user id in the user database, never the
     ``USER``/``LOGNAME`` environment variables, which anyone can set. A uid with no entry

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from closedloop.core import AuditEvent
+from closedloop.core import Audit, AuditEvent, commit_audit
 from closedloop.metadata._sql import _engine
 from closedloop.metadata._sql.tables import audit_events
 
@@ -47,8 +47,13 @@ class Database:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     @staticmethod
-    def audit(conn: Connection, event: AuditEvent | None) -> None:
-        """Append ``event`` (if any) inside the caller's transaction."""
+    def audit(conn: Connection, audit: Audit | None, **facts: Any) -> None:
+        """Append the write's audit event (if any) inside the caller's transaction.
+
+        A pending event (the gate's action) is built now, from its final detail plus
+        ``facts`` (what the write assigned), so it commits with the data it describes.
+        """
+        event = commit_audit(audit, **facts)
         if event is not None:
             conn.execute(insert(audit_events), [audit_row(event)])
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 
 from closedloop.core import (
-    AuditEvent,
+    Audit,
     DatasetVersion,
     LoopDecision,
     ModelVersion,
@@ -72,7 +72,7 @@ class SqlDatasetStore:
         source: str,
         source_digest: str | None,
         parents: Sequence[str] = (),
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version, or return the existing one with the same digest.
 
@@ -200,7 +200,7 @@ class SqlModelStore:
         metrics: Mapping[str, float],
         run_id: str | None = None,
         dataset_version_id: str | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> ModelVersion:
         """Register the next version of ``model``."""
         with self._db.write() as conn:
@@ -227,7 +227,7 @@ class SqlModelStore:
                     created_at=now_ms(),
                 )
             )
-            self._db.audit(conn, audit)
+            self._db.audit(conn, audit, version=number)
         return self.get_version(f"{model}/{number}")
 
     def _query(self) -> Any:
@@ -294,7 +294,7 @@ class SqlModelStore:
         ]
 
     def set_alias(
-        self, model: str, alias: str, version: int, *, audit: AuditEvent | None = None
+        self, model: str, alias: str, version: int, *, audit: Audit | None = None
     ) -> ModelVersion:
         """Point ``alias`` at ``version`` (moving it from any other version)."""
         if not alias or alias == "latest" or alias.isdigit() or "/" in alias or "@" in alias:
@@ -315,7 +315,7 @@ class SqlModelStore:
             self._db.audit(conn, audit)
         return self.get_version(target.id)
 
-    def delete_alias(self, model: str, alias: str, *, audit: AuditEvent | None = None) -> None:
+    def delete_alias(self, model: str, alias: str, *, audit: Audit | None = None) -> None:
         """Remove an alias."""
         with self._db.write() as conn:
             result = conn.execute(
@@ -352,7 +352,7 @@ class SqlPredictionLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def append(self, items: Sequence[Prediction], *, audit: AuditEvent | None = None) -> None:
+    def append(self, items: Sequence[Prediction], *, audit: Audit | None = None) -> None:
         """Append predictions (and the request's audit event) in one transaction."""
         if not items:
             return
@@ -429,7 +429,7 @@ class SqlDecisionStore:
         decision: str,
         reasons: Sequence[str],
         detail: Mapping[str, Any],
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> LoopDecision:
         """Store a decision and return it."""
         now = now_ms()

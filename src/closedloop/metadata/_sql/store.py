@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from closedloop.core import (
     ArtifactRef,
+    Audit,
     AuditEvent,
     Experiment,
     Metric,
@@ -218,7 +219,7 @@ class SqlMetadataStore:
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> Run:
         """Insert a running run with its initial params and tags."""
         run_id = run_id or uuid.uuid4().hex
@@ -301,7 +302,7 @@ class SqlMetadataStore:
         tags: Mapping[str, str] | None = None,
         status: RunStatus | None = None,
         end_time: int | None = None,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> None:
         """Append metrics and set params/tags (and optionally the status) atomically."""
         p = check_pairs("param", params or {})
@@ -382,7 +383,7 @@ class SqlMetadataStore:
         status: RunStatus,
         end_time: int | None,
         *,
-        audit: AuditEvent | None = None,
+        audit: Audit | None = None,
     ) -> None:
         """Set the status; a terminal status records ``end_time``."""
         with self._write() as conn:
