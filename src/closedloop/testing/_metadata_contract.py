@@ -326,6 +326,45 @@ class MetadataStoreContract:
         assert [e.time for e in store.list_audit_events(since=2)] == [3, 2]
         assert len(store.list_audit_events(limit=1)) == 1
 
+    def test_a_pending_audit_event_is_built_inside_the_write(self, store: MetadataStore) -> None:
+        sig = TableSchema((ColumnSchema("a", LogicalType.FLOAT),))
+        first, second = _Pending("run.create"), _Pending("model.register")
+        run = store.create_run(
+            store.get_or_create_experiment("p", "e").id,
+            name="r",
+            user="alice",
+            start_time=1,
+            audit=first,
+        )
+        store.models.create_version(
+            "m",
+            artifact_digest=_DIGEST_A,
+            signature=sig,
+            target="y",
+            classes=[],
+            metrics={},
+            audit=second,
+        )
+        assert len(first.calls) == len(second.calls) == 1  # built once, by the store
+        assert second.calls == [{"version": 1}]  # with what the store assigned
+        by_action = {e.action: e for e in store.list_audit_events()}
+        assert by_action["model.register"].detail == {"version": 1}
+        assert by_action["run.create"].resource == "r"
+        failing = _Pending("model.alias")
+        with pytest.raises(NotFoundError):
+            store.models.set_alias("m", "champion", 9, audit=failing)
+        assert store.list_audit_events(action="model.alias") == []  # rolled back with it
+        store.set_run_status(run.id, RunStatus.FINISHED, 2)
+        with pytest.raises(RunStateError):  # an ended run takes no more data
+            store.log_batch(run.id, params={"k": "v"}, audit=_Pending("run.log"))
+        assert store.list_audit_events(action="run.log") == []
+
+    def test_audit_events_append_in_one_call(self, store: MetadataStore) -> None:
+        store.append_audit_events(
+            AuditEvent(i, "a", "run.read", f"run:{i}", "ok") for i in range(50)
+        )  # any iterable, e.g. a read batch
+        assert [e.time for e in store.list_audit_events(limit=100)] == list(range(49, -1, -1))
+
     # lifecycle stores -----------------------------------------------------------------------
     def test_dataset_versions(self, store: MetadataStore) -> None:
         schema = TableSchema((ColumnSchema("a", LogicalType.INTEGER, nullable=False),))
@@ -428,3 +467,15 @@ class MetadataStoreContract:
         assert store.decisions.list("m") == [d]
         assert d.id > 0
         assert store.decisions.list("other") == []
+
+
+class _Pending:
+    """A ``PendingAudit`` that records how the store called it."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.calls: list[dict[str, Any]] = []
+
+    def commit_event(self, **facts: Any) -> AuditEvent:
+        self.calls.append(facts)
+        return AuditEvent(1, "alice", self.action, "r", "ok", dict(facts))
