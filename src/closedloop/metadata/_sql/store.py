@@ -98,7 +98,11 @@ class SqlMetadataStore:
         self._experiments: dict[tuple[str, str], Experiment] = {}
         self._build_upserts()
         if check_schema:
-            _engine.check_schema(self._engine, uri)
+            try:
+                _engine.check_schema(self._engine, uri)
+            except BaseException:
+                self._engine.dispose()  # a refused store leaves no connection open
+                raise
 
     # lifecycle -------------------------------------------------------------------------------
     @property
