@@ -1,6 +1,8 @@
 """The domain: frozen entities and the search language. Imports only the stdlib and errors."""
 
 from closedloop.core._audit import Audit, PendingAudit, commit_audit
+from closedloop.core._datasets import DatasetVersion
+from closedloop.core._decisions import LoopDecision
 from closedloop.core._entities import (
     ArtifactRef,
     AuditEvent,
@@ -14,7 +16,8 @@ from closedloop.core._entities import (
     ms_to_datetime,
     now_ms,
 )
-from closedloop.core._lifecycle import DatasetVersion, LoopDecision, ModelVersion, Prediction
+from closedloop.core._models import ModelVersion
+from closedloop.core._predictions import Prediction
 from closedloop.core._principal import PRINCIPAL_KINDS, Principal, PrincipalKind
 from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
 from closedloop.core._query import (

@@ -6,18 +6,18 @@ from closedloop.metadata._backends import (
     metadata_stores,
     strip_password,
 )
-from closedloop.metadata._lifecycle_protocol import (
-    DatasetStore,
-    DecisionStore,
-    ModelStore,
-    PredictionLog,
-)
-from closedloop.metadata._protocol import BlobReference, MetadataStore
+from closedloop.metadata._datasets import DatasetStore
+from closedloop.metadata._decisions import DecisionStore
+from closedloop.metadata._domain import BlobReference, DomainStore
+from closedloop.metadata._models import ModelStore
+from closedloop.metadata._predictions import PredictionLog
+from closedloop.metadata._protocol import MetadataStore
 
 __all__ = [
     "BlobReference",
     "DatasetStore",
     "DecisionStore",
+    "DomainStore",
     "MetadataStore",
     "ModelStore",
     "PredictionLog",

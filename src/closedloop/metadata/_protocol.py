@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from closedloop.core import (
     ArtifactRef,
@@ -17,28 +17,13 @@ from closedloop.core import (
     RunPage,
     RunStatus,
 )
-from closedloop.metadata._lifecycle_protocol import (
-    DatasetStore,
-    DecisionStore,
-    ModelStore,
-    PredictionLog,
-)
+from closedloop.metadata._datasets import DatasetStore
+from closedloop.metadata._decisions import DecisionStore
+from closedloop.metadata._domain import BlobReference, DomainStore
+from closedloop.metadata._models import ModelStore
+from closedloop.metadata._predictions import PredictionLog
 
 __all__ = ["BlobReference", "MetadataStore"]
-
-
-class BlobReference(NamedTuple):
-    """One record that points at a blob.
-
-    Attributes:
-        digest: The blob's digest.
-        kind: ``"run artifact"``, ``"dataset version"`` or ``"model version"``.
-        name: What references it: ``<run id>:<path>``, ``adult@<digest12>``, ``adult/3``.
-    """
-
-    digest: str
-    kind: str
-    name: str
 
 
 class MetadataStore(Protocol):
@@ -218,18 +203,30 @@ class MetadataStore(Protocol):
         """Record that the run consumed ``run_input`` (idempotent)."""
         ...
 
+    # blobs, asked of every domain store --------------------------------------------------
+    def register_domain(self, store: DomainStore) -> None:
+        """Add a domain store to those asked which blobs their records reference.
+
+        The store's own domains (run artifacts, ``datasets``, ``models``, ``predictions``,
+        ``decisions``) are registered when it opens; a new domain registers itself so that
+        ``gc`` keeps and ``verify`` checks its blobs. Registering the same object again does
+        nothing.
+        """
+        ...
+
     def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
         """Every blob digest any record still points at (for garbage collection).
 
-        With ``among``, only those of the given digests that are still referenced.
+        The union of every registered domain's ``referenced_digests``; with ``among``, only
+        those of the given digests that are still referenced.
         """
         ...
 
     def blob_references(self) -> list[BlobReference]:
         """Every record that points at a blob, sorted by digest.
 
-        The records are those :meth:`referenced_digests` covers; ``verify`` names them next
-        to a broken blob.
+        The records every registered domain reports, those :meth:`referenced_digests`
+        covers; ``verify`` names them next to a broken blob.
         """
         ...
 

@@ -34,12 +34,13 @@ from closedloop.errors import (
     NotFoundError,
     RunStateError,
 )
-from closedloop.metadata import MetadataStore
+from closedloop.metadata import BlobReference, MetadataStore
 
 __all__ = ["MetadataStoreContract"]
 
 _DIGEST_A = "sha256:" + "a" * 64
 _DIGEST_B = "sha256:" + "b" * 64
+_DIGEST_C = "sha256:" + "c" * 64
 
 
 class MetadataStoreContract:
@@ -467,6 +468,49 @@ class MetadataStoreContract:
         assert store.decisions.list("m") == [d]
         assert d.id > 0
         assert store.decisions.list("other") == []
+
+    # domains ----------------------------------------------------------------------------------
+    def test_every_domain_reports_its_blob_references(self, store: MetadataStore) -> None:
+        run_id = self._run(store)
+        store.add_artifact(run_id, "model.pkl", _DIGEST_A, 1)
+        sig = TableSchema((ColumnSchema("a", LogicalType.FLOAT),))
+        store.models.create_version(
+            "m", artifact_digest=_DIGEST_A, signature=sig, target="y", classes=[], metrics={}
+        )
+        assert store.blob_references() == [
+            BlobReference(_DIGEST_A, "model version", "m/1"),
+            BlobReference(_DIGEST_A, "run artifact", f"{run_id}:model.pkl"),
+        ]
+        assert store.predictions.referenced_digests() == set()
+        assert store.decisions.blob_references() == []
+
+    def test_a_registered_domain_is_asked_for_its_digests(self, store: MetadataStore) -> None:
+        run_id = self._run(store)
+        store.add_artifact(run_id, "a.bin", _DIGEST_A, 1)
+        domain = _Domain({_DIGEST_C: "endpoint:e1"})
+        assert store.referenced_digests() == {_DIGEST_A}
+        store.register_domain(domain)
+        store.register_domain(domain)  # once is enough
+        assert store.referenced_digests() == {_DIGEST_A, _DIGEST_C}
+        assert store.referenced_digests(among=[_DIGEST_B, _DIGEST_C]) == {_DIGEST_C}
+        assert domain.asked == [None, [_DIGEST_B, _DIGEST_C]]
+        assert BlobReference(_DIGEST_C, "endpoint", "endpoint:e1") in store.blob_references()
+        assert [r.digest for r in store.blob_references()] == [_DIGEST_A, _DIGEST_C]
+
+
+class _Domain:
+    """A domain store of another kind (say endpoints) that references one blob each."""
+
+    def __init__(self, blobs: dict[str, str]) -> None:
+        self.blobs = blobs
+        self.asked: list[Any] = []
+
+    def referenced_digests(self, among: Any = None) -> set[str]:
+        self.asked.append(None if among is None else sorted(among))
+        return {d for d in self.blobs if among is None or d in among}
+
+    def blob_references(self) -> list[BlobReference]:
+        return [BlobReference(d, "endpoint", name) for d, name in self.blobs.items()]
 
 
 class _Pending:

@@ -1,41 +1,52 @@
-"""Which records reference which blob: the query behind ``Workspace.verify``."""
+"""Helpers the SQL domain stores share: version references, named parents, digest columns."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from collections.abc import Collection
+from typing import Any
 
-from closedloop.metadata._protocol import BlobReference
-from closedloop.metadata._sql.tables import (
-    dataset_versions,
-    model_versions,
-    models,
-    run_artifacts,
-)
+from sqlalchemy import Column, Connection, Table, select
 
-__all__ = ["blob_references"]
+from closedloop.core import now_ms
+from closedloop.errors import InvalidArgumentError
+from closedloop.metadata._sql._db import Database
+
+__all__ = ["named_id", "referenced_in", "split_ref"]
 
 
-def blob_references(conn: Connection) -> list[BlobReference]:
-    """Every reference to a blob, sorted by digest, then kind and name.
+def split_ref(ref: str) -> tuple[str, str]:
+    """``"adult@champion"`` → ``("adult", "champion")``; ``"adult/3"`` → ``("adult", "3")``.
 
-    The same three tables as ``referenced_digests``: run artifacts, dataset versions and
-    model versions.
+    Raises:
+        InvalidArgumentError: ``ref`` names no version.
     """
-    refs = [
-        BlobReference(r.digest, "run artifact", f"{r.run_id}:{r.path}")
-        for r in conn.execute(
-            select(run_artifacts.c.run_id, run_artifacts.c.path, run_artifacts.c.digest)
-        )
-    ]
-    refs += [
-        BlobReference(r.digest, "dataset version", r.id)
-        for r in conn.execute(select(dataset_versions.c.id, dataset_versions.c.digest))
-    ]
-    q = select(models.c.name, model_versions.c.version, model_versions.c.artifact_digest).join(
-        models, models.c.id == model_versions.c.model_id
+    for sep in ("@", "/"):
+        if sep in ref:
+            name, _, selector = ref.partition(sep)
+            if name and selector:
+                return name, selector
+    raise InvalidArgumentError(
+        f"{ref!r} does not name a version",
+        hint="write <name>@<alias|latest|digest prefix> or <name>/<version number>",
     )
-    refs += [
-        BlobReference(r.artifact_digest, "model version", f"{r.name}/{r.version}")
-        for r in conn.execute(q)
-    ]
-    return sorted(refs)
+
+
+def named_id(conn: Connection, table: Table, name: str, db: Database) -> int:
+    """The id of the row called ``name`` in ``datasets``/``models``, inserted if new."""
+    conn.execute(
+        db.insert(table)
+        .values(name=name, created_at=now_ms())
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    return int(conn.execute(select(table.c.id).where(table.c.name == name)).scalar_one())
+
+
+def referenced_in(
+    db: Database, column: Column[Any], among: Collection[str] | None = None
+) -> set[str]:
+    """The distinct digests in ``column`` (only those in ``among`` when it is given)."""
+    q = select(column).distinct()
+    if among is not None:
+        q = q.where(column.in_(list(among)))
+    with db.read() as conn:
+        return set(conn.execute(q).scalars())

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from closedloop.core import (
     ArtifactRef,
@@ -24,42 +23,28 @@ from closedloop.core import (
     parse_filter,
     parse_order_by,
 )
-from closedloop.errors import (
-    AlreadyExistsError,
-    InvalidArgumentError,
-    NotFoundError,
-    RunStateError,
-)
+from closedloop.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from closedloop.metadata._domain import BlobReference, DomainStore
 from closedloop.metadata._sql import _engine
-from closedloop.metadata._sql._db import Database, audit_row
-from closedloop.metadata._sql._refs import blob_references
-from closedloop.metadata._sql._rows import (
-    check_artifact_path,
-    check_name,
-    check_pairs,
-    hydrate_runs,
-    metric_row,
-    pair_rows,
-)
+from closedloop.metadata._sql._db import Database
+from closedloop.metadata._sql._rows import check_name, check_pairs, hydrate_runs, pair_rows
+from closedloop.metadata._sql._run_writes import RunWrites, require_running
 from closedloop.metadata._sql._search import (
     compile_filter,
     decode_page_token,
     encode_page_token,
     order_clauses,
 )
-from closedloop.metadata._sql.lifecycle import (
-    SqlDatasetStore,
-    SqlDecisionStore,
-    SqlModelStore,
-    SqlPredictionLog,
-)
+from closedloop.metadata._sql.artifacts import SqlRunArtifacts
+from closedloop.metadata._sql.audit import SqlAuditLog
+from closedloop.metadata._sql.datasets import SqlDatasetStore
+from closedloop.metadata._sql.decisions import SqlDecisionStore
+from closedloop.metadata._sql.models import SqlModelStore
+from closedloop.metadata._sql.predictions import SqlPredictionLog
 from closedloop.metadata._sql.tables import (
-    audit_events,
-    dataset_versions,
     experiments,
     latest_metrics,
     metrics,
-    model_versions,
     params,
     projects,
     run_artifacts,
@@ -94,9 +79,18 @@ class SqlMetadataStore:
         self.models = SqlModelStore(self._db)
         self.predictions = SqlPredictionLog(self._db)
         self.decisions = SqlDecisionStore(self._db)
+        self._artifacts = SqlRunArtifacts(self._db)
+        self._audit_log = SqlAuditLog(self._db)
+        self._run_writes = RunWrites(self._db)
+        self._domains: list[DomainStore] = [
+            self._artifacts,
+            self.datasets,
+            self.models,
+            self.predictions,
+            self.decisions,
+        ]
         # Experiments are never deleted or renamed, so a found one can be remembered.
         self._experiments: dict[tuple[str, str], Experiment] = {}
-        self._build_upserts()
         if check_schema:
             try:
                 _engine.check_schema(self._engine, uri)
@@ -127,15 +121,6 @@ class SqlMetadataStore:
         """The schema revision the database is at."""
         return _engine.current_revision(self._engine)
 
-    def _write(self) -> Any:
-        return self._db.write()
-
-    def _read(self) -> Any:
-        return self._db.read()
-
-    def _insert(self, table: Any) -> Any:
-        return self._db.insert(table)
-
     # projects and experiments ----------------------------------------------------------------
     def get_or_create_experiment(self, project: str, name: str) -> Experiment:
         """Return ``project/name``, creating the project and experiment if needed."""
@@ -144,10 +129,10 @@ class SqlMetadataStore:
         found = self.find_experiment(project, name)
         if found is not None:
             return found
-        with self._write() as conn:
+        with self._db.write() as conn:
             now = now_ms()
             conn.execute(
-                self._insert(projects)
+                self._db.insert(projects)
                 .values(name=project, created_at=now)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
@@ -155,7 +140,7 @@ class SqlMetadataStore:
                 select(projects.c.id).where(projects.c.name == project)
             ).scalar_one()
             conn.execute(
-                self._insert(experiments)
+                self._db.insert(experiments)
                 .values(project_id=project_id, name=name, created_at=now)
                 .on_conflict_do_nothing(index_elements=["project_id", "name"])
             )
@@ -174,7 +159,7 @@ class SqlMetadataStore:
 
     def get_experiment(self, experiment_id: int) -> Experiment:
         """Return an experiment by id."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 self._experiment_query().where(experiments.c.id == experiment_id)
             ).first()
@@ -187,7 +172,7 @@ class SqlMetadataStore:
         cached = self._experiments.get((project, name))
         if cached is not None:
             return cached
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 self._experiment_query().where(
                     projects.c.name == project, experiments.c.name == name
@@ -200,7 +185,7 @@ class SqlMetadataStore:
 
     def list_projects(self) -> list[Project]:
         """All projects by name."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(select(projects).order_by(projects.c.name)).all()
         return [Project(*r) for r in rows]
 
@@ -209,7 +194,7 @@ class SqlMetadataStore:
         q = self._experiment_query().order_by(projects.c.name, experiments.c.name)
         if project is not None:
             q = q.where(projects.c.name == project)
-        with self._read() as conn:
+        with self._db.read() as conn:
             return [Experiment(*r) for r in conn.execute(q).all()]
 
     # runs --------------------------------------------------------------------------------------
@@ -230,7 +215,7 @@ class SqlMetadataStore:
         p = check_pairs("param", params or {})
         t = check_pairs("tag", tags or {})
         try:
-            with self._write() as conn:
+            with self._db.write() as conn:
                 conn.execute(
                     insert(runs).values(
                         id=run_id,
@@ -276,7 +261,7 @@ class SqlMetadataStore:
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Return runs in the order asked."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.in_(list(run_ids)))).all()
             by_id = {r.id: r for r in rows}
             missing = [i for i in run_ids if i not in by_id]
@@ -286,16 +271,6 @@ class SqlMetadataStore:
                     hint="list runs with `closedloop runs list`",
                 )
             return hydrate_runs(conn, [by_id[i] for i in run_ids])
-
-    def _require_running(self, conn: Connection, run_id: str) -> None:
-        status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
-        if status is None:
-            raise NotFoundError(f"no run with id {run_id}")
-        if status != RunStatus.RUNNING.value:
-            raise RunStateError(
-                f"run {run_id} is {status}; only a RUNNING run accepts new data",
-                hint="start a new run to record more",
-            )
 
     def log_batch(
         self,
@@ -313,14 +288,14 @@ class SqlMetadataStore:
         t = check_pairs("tag", tags or {})
         for mt in metrics:
             check_name("metric", mt.key)
-        with self._write() as conn:
-            self._require_running(conn, run_id)
+        with self._db.write() as conn:
+            require_running(conn, run_id)
             if p:
-                self._set_params(conn, run_id, p)
+                self._run_writes.set_params(conn, run_id, p)
             if t:
-                conn.execute(self._tag_upsert, pair_rows(run_id, t))
+                self._run_writes.set_tags(conn, run_id, t)
             if metrics:
-                self._insert_metrics(conn, run_id, metrics)
+                self._run_writes.insert_metrics(conn, run_id, metrics)
             if status is not None:
                 conn.execute(
                     update(runs)
@@ -328,58 +303,6 @@ class SqlMetadataStore:
                     .values(status=status.value, end_time=end_time if status.is_terminal else None)
                 )
             self._db.audit(conn, audit)
-
-    def _set_params(self, conn: Connection, run_id: str, p: Mapping[str, str]) -> None:
-        existing = dict(
-            conn.execute(
-                select(params.c.key, params.c.value).where(
-                    params.c.run_id == run_id, params.c.key.in_(list(p))
-                )
-            ).all()
-        )
-        for k, v in p.items():
-            if k in existing and existing[k] != v:
-                raise InvalidArgumentError(
-                    f"param {k!r} of run {run_id} is already {existing[k]!r}; "
-                    f"it cannot change to {v!r}",
-                    hint="params are immutable: log the new value as a tag or start a new run",
-                )
-        new = {k: v for k, v in p.items() if k not in existing}
-        if new:
-            conn.execute(insert(params), pair_rows(run_id, new))
-
-    def _insert_metrics(self, conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
-        conn.execute(
-            insert(metrics),
-            [metric_row(run_id, m) for m in points],
-        )
-        latest: dict[str, Metric] = {}
-        for m in points:
-            cur = latest.get(m.key)
-            if cur is None or (m.step, m.timestamp) >= (cur.step, cur.timestamp):
-                latest[m.key] = m
-        conn.execute(self._latest_upsert, [metric_row(run_id, m) for m in latest.values()])
-
-    def _build_upserts(self) -> None:
-        # Built once: constructing ON CONFLICT statements costs more than running them.
-        stmt = self._insert(latest_metrics)
-        newer = (stmt.excluded.step > latest_metrics.c.step) | (
-            (stmt.excluded.step == latest_metrics.c.step)
-            & (stmt.excluded.timestamp >= latest_metrics.c.timestamp)
-        )
-        self._latest_upsert = stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "value": stmt.excluded.value,
-                "step": stmt.excluded.step,
-                "timestamp": stmt.excluded.timestamp,
-            },
-            where=newer,
-        )
-        tag = self._insert(_TAGS)
-        self._tag_upsert = tag.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"value": tag.excluded.value}
-        )
 
     def set_run_status(
         self,
@@ -390,7 +313,7 @@ class SqlMetadataStore:
         audit: Audit | None = None,
     ) -> None:
         """Set the status; a terminal status records ``end_time``."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             result = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
@@ -402,7 +325,7 @@ class SqlMetadataStore:
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run; return the digests nothing references any more."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFoundError(f"no run with id {run_id}")
             digests = set(
@@ -422,7 +345,7 @@ class SqlMetadataStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """All points of ``key`` for the run."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFoundError(f"no run with id {run_id}")
             rows = conn.execute(
@@ -452,7 +375,7 @@ class SqlMetadataStore:
         if experiment_ids is not None:
             stmt = stmt.where(runs.c.experiment_id.in_(list(experiment_ids)))
         stmt = order_clauses(stmt, order).limit(max_results + 1).offset(offset)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(stmt).all()
             more = len(rows) > max_results
             found = hydrate_runs(conn, rows[:max_results])
@@ -461,87 +384,41 @@ class SqlMetadataStore:
     # artifacts and inputs ----------------------------------------------------------------------
     def add_artifact(self, run_id: str, path: str, digest: str, size: int) -> ArtifactRef:
         """Attach a blob to a run under ``path`` (replacing what was there)."""
-        path = check_artifact_path(path)
-        now = now_ms()
-        with self._write() as conn:
-            self._require_running(conn, run_id)
-            stmt = self._insert(run_artifacts).values(
-                run_id=run_id, path=path, digest=digest, size=size, created_at=now
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "path"],
-                    set_={"digest": digest, "size": size, "created_at": now},
-                )
-            )
-        return ArtifactRef(run_id, path, digest, size, now)
+        return self._artifacts.add_artifact(run_id, path, digest, size)
 
     def list_artifacts(self, run_id: str) -> list[ArtifactRef]:
         """A run's artifacts by path."""
-        with self._read() as conn:
-            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
-                raise NotFoundError(f"no run with id {run_id}")
-            rows = conn.execute(
-                select(run_artifacts)
-                .where(run_artifacts.c.run_id == run_id)
-                .order_by(run_artifacts.c.path)
-            ).all()
-        return [ArtifactRef(*r) for r in rows]
+        return self._artifacts.list_artifacts(run_id)
 
     def get_artifact(self, run_id: str, path: str) -> ArtifactRef:
         """One artifact reference."""
-        with self._read() as conn:
-            row = conn.execute(
-                select(run_artifacts).where(
-                    run_artifacts.c.run_id == run_id, run_artifacts.c.path == path
-                )
-            ).first()
-        if row is None:
-            self.get_run(run_id)  # raises NotFoundError for an unknown run first
-            raise NotFoundError(
-                f"run {run_id} has no artifact {path!r}",
-                hint=f"see its artifacts with `closedloop runs show {run_id}`",
-            )
-        return ArtifactRef(*row)
+        return self._artifacts.get_artifact(run_id, path)
 
     def add_run_input(self, run_id: str, run_input: RunInput) -> None:
         """Record an input of the run (idempotent)."""
-        with self._write() as conn:
-            self._require_running(conn, run_id)
-            conn.execute(
-                self._insert(run_inputs)
-                .values(run_id=run_id, kind=run_input.kind, ref=run_input.ref, name=run_input.name)
-                .on_conflict_do_nothing()
-            )
+        self._artifacts.add_run_input(run_id, run_input)
+
+    # blobs, asked of every domain ----------------------------------------------------------------
+    def register_domain(self, store: DomainStore) -> None:
+        """Add a domain store whose blob references gc and verify must see."""
+        if all(store is not known for known in self._domains):
+            self._domains.append(store)
 
     def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
-        """Every digest still referenced (only those in ``among`` when it is given)."""
-        columns = (
-            run_artifacts.c.digest,
-            dataset_versions.c.digest,
-            model_versions.c.artifact_digest,
-        )
+        """Every digest still referenced by any domain (only those in ``among`` if given)."""
         found: set[str] = set()
-        with self._read() as conn:
-            for column in columns:
-                q = select(column).distinct()
-                if among is not None:
-                    q = q.where(column.in_(list(among)))
-                found.update(conn.execute(q).scalars())
+        for domain in self._domains:
+            found |= domain.referenced_digests(among)
         return found
 
     def blob_references(self) -> list[BlobReference]:
-        """Every record that points at a blob, sorted by digest."""
-        with self._read() as conn:
-            return blob_references(conn)
+        """Every record of any domain that points at a blob, sorted by digest."""
+        return sorted(ref for domain in self._domains for ref in domain.blob_references())
 
     # audit ---------------------------------------------------------------------------------------
     def append_audit_events(self, events: Iterable[AuditEvent]) -> None:
         """Append audit events."""
-        rows = [audit_row(e) for e in events]
-        if rows:
-            with self._write() as conn:
-                conn.execute(insert(audit_events), rows)
+        self._audit_log.append(events)
 
     def list_audit_events(
         self,
@@ -552,30 +429,10 @@ class SqlMetadataStore:
         limit: int = 100,
     ) -> list[AuditEvent]:
         """Most recent first."""
-        q = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
-        if actor is not None:
-            q = q.where(audit_events.c.actor == actor)
-        if action is not None:
-            q = q.where(audit_events.c.action == action)
-        if since is not None:
-            q = q.where(audit_events.c.time >= since)
-        with self._read() as conn:
-            rows = conn.execute(q).all()
-        return [
-            AuditEvent(
-                time=r.time,
-                actor=r.actor,
-                action=r.action,
-                resource=r.resource,
-                outcome=r.outcome,
-                detail=json.loads(r.detail),
-                id=r.id,
-            )
-            for r in rows
-        ]
+        return self._audit_log.list(actor=actor, action=action, since=since, limit=limit)
 
 
 if TYPE_CHECKING:
-    from closedloop.metadata._protocol import BlobReference, MetadataStore
+    from closedloop.metadata._protocol import MetadataStore
 
     _conforms: MetadataStore = SqlMetadataStore("sqlite://")

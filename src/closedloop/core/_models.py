@@ -1,0 +1,43 @@
+"""Registered model versions, as frozen snapshots with no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from closedloop.core._schema import TableSchema
+
+__all__ = ["ModelVersion"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """A registered model version.
+
+    Attributes:
+        id: ``<model>/<version>``.
+        model: Model name.
+        version: 1, 2, … per model.
+        run_id: The run that trained it.
+        dataset_version_id: The dataset version it was trained on.
+        artifact_digest: sha256 of the serialised model blob.
+        signature: The input schema requests must fit.
+        target: Name of the predicted column.
+        classes: Class labels for classifiers (index = output position).
+        metrics: Evaluation metrics recorded at registration.
+        aliases: Aliases pointing at it (``champion``, …).
+        created_at: Epoch milliseconds.
+    """
+
+    id: str
+    model: str
+    version: int
+    run_id: str | None
+    dataset_version_id: str | None
+    artifact_digest: str
+    signature: TableSchema
+    target: str
+    classes: tuple[str, ...]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    created_at: int = 0

@@ -1,0 +1,196 @@
+"""``SqlModelStore``: model versions, their aliases and the model blobs they reference."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+
+from closedloop.core import Audit, ModelVersion, TableSchema, now_ms
+from closedloop.errors import InvalidArgumentError, NotFoundError
+from closedloop.metadata._domain import BlobReference
+from closedloop.metadata._sql._db import Database, dumps
+from closedloop.metadata._sql._refs import named_id, referenced_in, split_ref
+from closedloop.metadata._sql.tables import model_aliases, model_versions, models
+
+__all__ = ["SqlModelStore"]
+
+
+class SqlModelStore:
+    """Model versions and their aliases."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_version(
+        self,
+        model: str,
+        *,
+        artifact_digest: str,
+        signature: TableSchema,
+        target: str,
+        classes: Sequence[str],
+        metrics: Mapping[str, float],
+        run_id: str | None = None,
+        dataset_version_id: str | None = None,
+        audit: Audit | None = None,
+    ) -> ModelVersion:
+        """Register the next version of ``model``."""
+        with self._db.write() as conn:
+            model_id = named_id(conn, models, model, self._db)
+            number = (
+                conn.execute(
+                    select(func.max(model_versions.c.version)).where(
+                        model_versions.c.model_id == model_id
+                    )
+                ).scalar()
+                or 0
+            ) + 1
+            conn.execute(
+                insert(model_versions).values(
+                    model_id=model_id,
+                    version=number,
+                    run_id=run_id,
+                    dataset_version_id=dataset_version_id,
+                    artifact_digest=artifact_digest,
+                    signature=dumps(signature.to_dict()),
+                    target=target,
+                    classes=dumps(list(classes)),
+                    metrics=dumps(dict(metrics)),
+                    created_at=now_ms(),
+                )
+            )
+            self._db.audit(conn, audit, version=number)
+        return self.get_version(f"{model}/{number}")
+
+    def _query(self) -> Any:
+        return select(model_versions, models.c.name.label("model")).join(
+            models, models.c.id == model_versions.c.model_id
+        )
+
+    def get_version(self, ref: str) -> ModelVersion:
+        """A version by ``name/<number>``, ``name@<alias>`` or ``name@latest``.
+
+        Raises:
+            NotFoundError: No such model, version or alias.
+        """
+        name, selector = split_ref(ref)
+        q = self._query().where(models.c.name == name)
+        with self._db.read() as conn:
+            if "/" in ref and selector.isdigit():
+                q = q.where(model_versions.c.version == int(selector))
+            elif selector == "latest":
+                q = q.order_by(model_versions.c.version.desc()).limit(1)
+            else:
+                number = conn.execute(
+                    select(model_aliases.c.version)
+                    .join(models, models.c.id == model_aliases.c.model_id)
+                    .where(models.c.name == name, model_aliases.c.alias == selector)
+                ).scalar()
+                if number is None:
+                    raise NotFoundError(
+                        f"model {name!r} has no alias {selector!r}",
+                        hint=f"set it with `closedloop models alias {name} {selector} <version>`",
+                    )
+                q = q.where(model_versions.c.version == number)
+            row = conn.execute(q).first()
+            if row is None:
+                raise NotFoundError(
+                    f"no model version {ref!r}", hint="list them with `closedloop models list`"
+                )
+            aliases = tuple(
+                conn.execute(
+                    select(model_aliases.c.alias)
+                    .where(
+                        model_aliases.c.model_id == row.model_id,
+                        model_aliases.c.version == row.version,
+                    )
+                    .order_by(model_aliases.c.alias)
+                ).scalars()
+            )
+        return _model_version(row, aliases)
+
+    def list_versions(self, model: str | None = None) -> list[ModelVersion]:
+        """Versions by model name then number, with their aliases."""
+        q = self._query().order_by(models.c.name, model_versions.c.version)
+        if model is not None:
+            q = q.where(models.c.name == model)
+        with self._db.read() as conn:
+            rows = conn.execute(q).all()
+            alias_rows = conn.execute(select(model_aliases)).all()
+        by_version: dict[tuple[int, int], list[str]] = {}
+        for a in alias_rows:
+            by_version.setdefault((a.model_id, a.version), []).append(a.alias)
+        return [
+            _model_version(r, tuple(sorted(by_version.get((r.model_id, r.version), []))))
+            for r in rows
+        ]
+
+    def set_alias(
+        self, model: str, alias: str, version: int, *, audit: Audit | None = None
+    ) -> ModelVersion:
+        """Point ``alias`` at ``version`` (moving it from any other version)."""
+        if not alias or alias == "latest" or alias.isdigit() or "/" in alias or "@" in alias:
+            raise InvalidArgumentError(
+                f"{alias!r} cannot be an alias", hint="use a word such as champion or challenger"
+            )
+        target = self.get_version(f"{model}/{version}")
+        with self._db.write() as conn:
+            model_id = named_id(conn, models, model, self._db)
+            stmt = self._db.insert(model_aliases).values(
+                model_id=model_id, alias=alias, version=version
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["model_id", "alias"], set_={"version": version}
+                )
+            )
+            self._db.audit(conn, audit)
+        return self.get_version(target.id)
+
+    def delete_alias(self, model: str, alias: str, *, audit: Audit | None = None) -> None:
+        """Remove an alias."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                delete(model_aliases).where(
+                    model_aliases.c.alias == alias,
+                    model_aliases.c.model_id.in_(select(models.c.id).where(models.c.name == model)),
+                )
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"model {model!r} has no alias {alias!r}")
+            self._db.audit(conn, audit)
+
+    # blobs -------------------------------------------------------------------------------
+    def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
+        """The digests of the versions' serialised model blobs (among ``among``)."""
+        return referenced_in(self._db, model_versions.c.artifact_digest, among)
+
+    def blob_references(self) -> list[BlobReference]:
+        """One ``model version`` reference per version (``<model>/<version>``)."""
+        q = select(models.c.name, model_versions.c.version, model_versions.c.artifact_digest)
+        q = q.join(models, models.c.id == model_versions.c.model_id)
+        with self._db.read() as conn:
+            rows = conn.execute(q).all()
+        return [
+            BlobReference(r.artifact_digest, "model version", f"{r.name}/{r.version}") for r in rows
+        ]
+
+
+def _model_version(r: Any, aliases: tuple[str, ...]) -> ModelVersion:
+    return ModelVersion(
+        id=f"{r.model}/{r.version}",
+        model=r.model,
+        version=r.version,
+        run_id=r.run_id,
+        dataset_version_id=r.dataset_version_id,
+        artifact_digest=r.artifact_digest,
+        signature=TableSchema.from_dict(json.loads(r.signature)),
+        target=r.target,
+        classes=tuple(json.loads(r.classes)),
+        metrics=json.loads(r.metrics),
+        aliases=aliases,
+        created_at=r.created_at,
+    )
