@@ -22,7 +22,6 @@ from closedloop.core import (
     ColumnSchema,
     LogicalType,
     Metric,
-    Prediction,
     RunInput,
     RunStatus,
     TableSchema,
@@ -34,28 +33,14 @@ from closedloop.errors import (
     NotFoundError,
     RunStateError,
 )
-from closedloop.metadata import BlobReference, MetadataStore
+from closedloop.metadata import MetadataStore
+from closedloop.testing._domain_contract import DIGEST_A, DIGEST_B, DomainStoresContract
 
 __all__ = ["MetadataStoreContract"]
 
-_DIGEST_A = "sha256:" + "a" * 64
-_DIGEST_B = "sha256:" + "b" * 64
-_DIGEST_C = "sha256:" + "c" * 64
 
-
-class MetadataStoreContract:
-    """Backend-independent tests of ``MetadataStore``."""
-
-    @pytest.fixture
-    def store(self) -> Any:
-        """A fresh store at the head schema. Subclasses must override this fixture."""
-        pytest.fail("subclasses of MetadataStoreContract must override the `store` fixture")
-
-    def _run(self, store: MetadataStore, name: str = "r", **kw: Any) -> str:
-        exp = store.get_or_create_experiment(kw.pop("project", "p"), kw.pop("experiment", "e"))
-        return store.create_run(
-            exp.id, name=name, user="alice", start_time=kw.pop("start_time", 1000), **kw
-        ).id
+class MetadataStoreContract(DomainStoresContract):
+    """Backend-independent tests of ``MetadataStore`` (its domain stores' in the base)."""
 
     # experiments ----------------------------------------------------------------------------
     def test_default_experiment_is_seeded(self, store: MetadataStore) -> None:
@@ -154,7 +139,7 @@ class MetadataStoreContract:
         with pytest.raises(RunStateError):
             store.log_batch(run_id, metrics=[Metric("m", 1.0, 0, 1)])
         with pytest.raises(RunStateError):
-            store.add_artifact(run_id, "x.txt", _DIGEST_A, 1)
+            store.add_artifact(run_id, "x.txt", DIGEST_A, 1)
 
     def test_log_to_unknown_run(self, store: MetadataStore) -> None:
         with pytest.raises(NotFoundError):
@@ -271,12 +256,12 @@ class MetadataStoreContract:
     # artifacts, inputs ----------------------------------------------------------------------
     def test_artifacts(self, store: MetadataStore) -> None:
         run_id = self._run(store)
-        store.add_artifact(run_id, "model/model.pkl", _DIGEST_A, 10)
-        store.add_artifact(run_id, "report.html", _DIGEST_B, 20)
+        store.add_artifact(run_id, "model/model.pkl", DIGEST_A, 10)
+        store.add_artifact(run_id, "report.html", DIGEST_B, 20)
         assert [a.path for a in store.list_artifacts(run_id)] == ["model/model.pkl", "report.html"]
-        store.add_artifact(run_id, "report.html", _DIGEST_A, 10)  # replace
-        assert store.get_artifact(run_id, "report.html").digest == _DIGEST_A
-        assert store.referenced_digests() == {_DIGEST_A}
+        store.add_artifact(run_id, "report.html", DIGEST_A, 10)  # replace
+        assert store.get_artifact(run_id, "report.html").digest == DIGEST_A
+        assert store.referenced_digests() == {DIGEST_A}
         with pytest.raises(NotFoundError):
             store.get_artifact(run_id, "missing.txt")
 
@@ -284,22 +269,22 @@ class MetadataStoreContract:
     def test_artifact_paths_must_be_clean(self, store: MetadataStore, path: str) -> None:
         run_id = self._run(store)
         with pytest.raises(InvalidArgumentError):
-            store.add_artifact(run_id, path, _DIGEST_A, 1)
+            store.add_artifact(run_id, path, DIGEST_A, 1)
 
     def test_delete_run_returns_only_orphaned_digests(self, store: MetadataStore) -> None:
         a, b = self._run(store, "a"), self._run(store, "b")
-        store.add_artifact(a, "shared.bin", _DIGEST_A, 1)
-        store.add_artifact(a, "own.bin", _DIGEST_B, 1)
-        store.add_artifact(b, "shared.bin", _DIGEST_A, 1)
+        store.add_artifact(a, "shared.bin", DIGEST_A, 1)
+        store.add_artifact(a, "own.bin", DIGEST_B, 1)
+        store.add_artifact(b, "shared.bin", DIGEST_A, 1)
         store.log_batch(a, metrics=[Metric("m", 1.0, 0, 1)], params={"x": "1"})
-        assert store.delete_run(a) == [_DIGEST_B]
+        assert store.delete_run(a) == [DIGEST_B]
         with pytest.raises(NotFoundError):
             store.get_run(a)
         with pytest.raises(NotFoundError):
             store.get_metric_history(a, "m")
-        assert store.referenced_digests() == {_DIGEST_A}
-        assert store.referenced_digests(among=[_DIGEST_A, _DIGEST_B]) == {_DIGEST_A}
-        assert store.referenced_digests(among=[_DIGEST_B]) == set()
+        assert store.referenced_digests() == {DIGEST_A}
+        assert store.referenced_digests(among=[DIGEST_A, DIGEST_B]) == {DIGEST_A}
+        assert store.referenced_digests(among=[DIGEST_B]) == set()
         with pytest.raises(NotFoundError):
             store.delete_run(a)
 
@@ -339,7 +324,7 @@ class MetadataStoreContract:
         )
         store.models.create_version(
             "m",
-            artifact_digest=_DIGEST_A,
+            artifact_digest=DIGEST_A,
             signature=sig,
             target="y",
             classes=[],
@@ -365,152 +350,6 @@ class MetadataStoreContract:
             AuditEvent(i, "a", "run.read", f"run:{i}", "ok") for i in range(50)
         )  # any iterable, e.g. a read batch
         assert [e.time for e in store.list_audit_events(limit=100)] == list(range(49, -1, -1))
-
-    # lifecycle stores -----------------------------------------------------------------------
-    def test_dataset_versions(self, store: MetadataStore) -> None:
-        schema = TableSchema((ColumnSchema("a", LogicalType.INTEGER, nullable=False),))
-        first, created = store.datasets.add_version(
-            "d",
-            digest=_DIGEST_A,
-            n_rows=3,
-            n_columns=1,
-            schema=schema,
-            source="x.csv",
-            source_digest=None,
-        )
-        same, created_again = store.datasets.add_version(
-            "d",
-            digest=_DIGEST_A,
-            n_rows=3,
-            n_columns=1,
-            schema=schema,
-            source="x.csv",
-            source_digest=None,
-        )
-        second, _ = store.datasets.add_version(
-            "d",
-            digest=_DIGEST_B,
-            n_rows=4,
-            n_columns=1,
-            schema=schema,
-            source="y.csv",
-            source_digest=None,
-            parents=[first.id],
-        )
-        assert (created, created_again) == (True, False)
-        assert same == first
-        assert (first.version, second.version) == (1, 2)
-        assert first.id == "d@" + "a" * 12
-        assert second.parents == (first.id,)
-        assert store.datasets.get_version("d@latest") == second
-        assert store.datasets.get_version("d/1") == first
-        assert store.datasets.get_version("d@aaaa") == first
-        assert first.schema == schema
-        assert [v.id for v in store.datasets.list_versions("d")] == [first.id, second.id]
-        assert _DIGEST_A in store.referenced_digests()
-        with pytest.raises(NotFoundError):
-            store.datasets.get_version("d/9")
-
-    def test_model_versions_and_aliases(self, store: MetadataStore) -> None:
-        sig = TableSchema((ColumnSchema("a", LogicalType.FLOAT),))
-        v1 = store.models.create_version(
-            "m",
-            artifact_digest=_DIGEST_A,
-            signature=sig,
-            target="y",
-            classes=["0", "1"],
-            metrics={"auc": 0.7},
-        )
-        v2 = store.models.create_version(
-            "m",
-            artifact_digest=_DIGEST_B,
-            signature=sig,
-            target="y",
-            classes=["0", "1"],
-            metrics={"auc": 0.8},
-        )
-        assert (v1.id, v2.id) == ("m/1", "m/2")
-        assert store.models.set_alias("m", "champion", 1).aliases == ("champion",)
-        assert store.models.get_version("m@champion").id == "m/1"
-        store.models.set_alias("m", "champion", 2)
-        assert store.models.get_version("m@champion").id == "m/2"
-        assert store.models.get_version("m@latest").metrics == {"auc": 0.8}
-        assert [v.aliases for v in store.models.list_versions("m")] == [(), ("champion",)]
-        store.models.delete_alias("m", "champion")
-        with pytest.raises(NotFoundError):
-            store.models.get_version("m@champion")
-        with pytest.raises(NotFoundError):
-            store.models.delete_alias("m", "champion")
-        assert {_DIGEST_A, _DIGEST_B} <= store.referenced_digests()
-
-    def test_prediction_log_and_decisions(self, store: MetadataStore) -> None:
-        items = [
-            Prediction("req1", i, 100 + i, "m/1", {"a": i, "b": None}, {"label": "x"}, 1.5)
-            for i in range(3)
-        ]
-        store.predictions.append(items, audit=AuditEvent(1, "u", "model.predict", "m", "ok"))
-        store.predictions.append([Prediction("req2", 0, 200, "m/2", {"a": 9}, "y", 0.5)])
-        assert store.predictions.count() == 4
-        assert store.predictions.count("m/1") == 3
-        assert store.predictions.list("m/1", since=101) == items[1:]
-        assert store.predictions.list(until=101, limit=5) == items[:1]
-        assert store.list_audit_events(action="model.predict")[0].resource == "m"
-        with pytest.raises(AlreadyExistsError):
-            store.predictions.append([items[0]])
-        d = store.decisions.record(
-            "m",
-            champion_version_id="m/1",
-            challenger_version_id="m/2",
-            decision="promote",
-            reasons=["better"],
-            detail={"auc": 0.9},
-        )
-        assert store.decisions.list("m") == [d]
-        assert d.id > 0
-        assert store.decisions.list("other") == []
-
-    # domains ----------------------------------------------------------------------------------
-    def test_every_domain_reports_its_blob_references(self, store: MetadataStore) -> None:
-        run_id = self._run(store)
-        store.add_artifact(run_id, "model.pkl", _DIGEST_A, 1)
-        sig = TableSchema((ColumnSchema("a", LogicalType.FLOAT),))
-        store.models.create_version(
-            "m", artifact_digest=_DIGEST_A, signature=sig, target="y", classes=[], metrics={}
-        )
-        assert store.blob_references() == [
-            BlobReference(_DIGEST_A, "model version", "m/1"),
-            BlobReference(_DIGEST_A, "run artifact", f"{run_id}:model.pkl"),
-        ]
-        assert store.predictions.referenced_digests() == set()
-        assert store.decisions.blob_references() == []
-
-    def test_a_registered_domain_is_asked_for_its_digests(self, store: MetadataStore) -> None:
-        run_id = self._run(store)
-        store.add_artifact(run_id, "a.bin", _DIGEST_A, 1)
-        domain = _Domain({_DIGEST_C: "endpoint:e1"})
-        assert store.referenced_digests() == {_DIGEST_A}
-        store.register_domain(domain)
-        store.register_domain(domain)  # once is enough
-        assert store.referenced_digests() == {_DIGEST_A, _DIGEST_C}
-        assert store.referenced_digests(among=[_DIGEST_B, _DIGEST_C]) == {_DIGEST_C}
-        assert domain.asked == [None, [_DIGEST_B, _DIGEST_C]]
-        assert BlobReference(_DIGEST_C, "endpoint", "endpoint:e1") in store.blob_references()
-        assert [r.digest for r in store.blob_references()] == [_DIGEST_A, _DIGEST_C]
-
-
-class _Domain:
-    """A domain store of another kind (say endpoints) that references one blob each."""
-
-    def __init__(self, blobs: dict[str, str]) -> None:
-        self.blobs = blobs
-        self.asked: list[Any] = []
-
-    def referenced_digests(self, among: Any = None) -> set[str]:
-        self.asked.append(None if among is None else sorted(among))
-        return {d for d in self.blobs if among is None or d in among}
-
-    def blob_references(self) -> list[BlobReference]:
-        return [BlobReference(d, "endpoint", name) for d, name in self.blobs.items()]
 
 
 class _Pending:
