@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from closedloop.core import ColumnSchema, LogicalType, ModelVersion, Prediction, TableSchema
+from closedloop import data
+from closedloop.core import (
+    ColumnSchema,
+    DatasetVersion,
+    LogicalType,
+    ModelVersion,
+    Prediction,
+    TableSchema,
+)
 from closedloop.workspace import Workspace
 
 SIGNATURE = TableSchema(
@@ -62,3 +70,25 @@ def people(
             "color": rng.choice(["red", "green", "blue"], n, p=list(colors)),
         }
     )
+
+
+def register_with_lineage(ws: Workspace, training: pd.DataFrame) -> DatasetVersion:
+    """Version m/1 trained on ``training`` (stored as ``train/1``), with two logged batches."""
+    dataset = data.ingest_frame(ws, training, "train", source="test").version
+    version = ws.metadata.models.create_version(
+        "m",
+        artifact_digest="sha256:" + "0" * 64,
+        signature=SIGNATURE,
+        target="y",
+        classes=("0", "1"),
+        metrics={},
+        dataset_version_id=dataset.id,
+    )
+    log_batches(ws, version)
+    return dataset
+
+
+def log_batches(ws: Workspace, version: ModelVersion) -> None:
+    """1000 unshifted rows at T_OLD, 1000 with age + 10 at T_NEW."""
+    log_predictions(ws, version, people(1000, seed=2), T_OLD)
+    log_predictions(ws, version, people(1000, seed=3, age_shift=10), T_NEW)

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import pytest
 import typer
-from monitoring_support import T_NEW, T_OLD, log_predictions, people, register
+from monitoring_support import (
+    T_NEW,
+    T_OLD,
+    log_batches,
+    log_predictions,
+    people,
+    register,
+    register_with_lineage,
+)
 from rich.console import Console
 
 from closedloop import data
@@ -90,3 +98,23 @@ def test_parse_time() -> None:
     assert parse_time("2023-11-14T23:13:20+01:00") == T_OLD
     with pytest.raises(InvalidArgumentError, match="--since"):
         parse_time("yesterday", "--since")
+
+
+def test_drift_without_reference_compares_with_the_training_data(
+    invoke: Invoke, workspace: Workspace
+) -> None:
+    register_with_lineage(workspace, people(2000, seed=1).assign(y=1))
+    doc = json.loads(invoke("drift", "m/1", "--since", str(T_NEW), "--json"))
+    assert doc["n_predictions"] == 1000
+    assert [f["name"] for f in doc["report"]["features"] if f["drifted"]] == ["age"]
+    assert doc["report"]["reference_rows"] == 2000
+
+
+def test_drift_without_reference_or_lineage_names_the_option(
+    invoke: Invoke, workspace: Workspace
+) -> None:
+    log_batches(workspace, register(workspace))
+    with pytest.raises(InvalidArgumentError, match="no training dataset version") as info:
+        invoke("drift", "m/1")
+    assert info.value.hint is not None
+    assert "--reference" in info.value.hint

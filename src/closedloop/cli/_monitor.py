@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from closedloop import data
 from closedloop.cli._safe import line
 from closedloop.cli._state import console, state
 from closedloop.errors import InvalidArgumentError
@@ -32,11 +31,14 @@ def drift(
         str, typer.Argument(help="Model version: name/<number>, name@alias or name@latest.")
     ],
     reference: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--reference", "-r", help="Reference dataset version, e.g. churn@latest or churn/1."
+            "--reference",
+            "-r",
+            help="Reference dataset version, e.g. churn@latest or churn/1; default: the "
+            "model version's training data.",
         ),
-    ],
+    ] = None,
     since: TimeOption = None,
     until: TimeOption = None,
     output: Annotated[
@@ -53,17 +55,18 @@ def drift(
 ) -> None:
     """Compare the inputs a model version received with a reference dataset version.
 
+    Without --reference the reference is the dataset version the model was trained on.
+
     A feature drifts when its test (KS for numbers, chi-square for categories) has p-value
     below --alpha and its population stability index is at least --psi-threshold. The
     check is recorded as a run with the HTML report as artifact drift_report.html.
     """
     ws = state(ctx).client().workspace
     window = (parse_time(since, "--since"), parse_time(until, "--until"))
-    frame = data.load(ws, reference)
     result = monitor_drift(
         ws,
         model_ref,
-        frame,
+        reference,
         since=window[0],
         until=window[1],
         alpha=alpha,

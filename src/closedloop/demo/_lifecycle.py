@@ -131,7 +131,6 @@ def run_lifecycle(
             f"and {train_version.n_columns} columns; ingesting again gives "
             f"{again.version.id} ({'same' if again.version == train_version else 'NEW'} version)"
         )
-        train = data.load(ws, train_version)
 
         # 2. validate a second batch, refuse a bad one ----------------------------------------
         test = datasets.read_adult(test_file)
@@ -164,10 +163,9 @@ def run_lifecycle(
         spec = FeatureSpec(numeric=NUMERIC, categorical=CATEGORICAL)
         selection = select_model(
             ws,
-            train,
+            train_version,
             target=TARGET,
             spec=spec,
-            dataset_version=train_version,
             cv=cv,
             seed=seed,
             say=lambda m: say(f"[3 train] {m}"),
@@ -205,15 +203,15 @@ def run_lifecycle(
         )
 
         # 5. register --------------------------------------------------------------------------
-        champion = registry.register_model(
+        champion = registry.register_model_from_run(
             ws,
             "adult",
-            selection.pipeline,
+            selection.run_id,
+            selection.artifact_path,
             signature=spec.signature(train_version.schema),
             target=TARGET,
             classes=selection.classes,
             metrics=m,
-            run_id=selection.run_id,
             dataset_version_id=train_version.id,
             aliases=("champion",),
         )
@@ -257,9 +255,8 @@ def run_lifecycle(
         flags = []
         paths = []
         for label, (since, until) in zip(("a", "b"), windows, strict=True):
-            result = monitoring.monitor_drift(
-                ws, "adult@champion", train[features], since=since, until=until
-            )
+            # the reference is the champion's own training data (its dataset lineage)
+            result = monitoring.monitor_drift(ws, "adult@champion", since=since, until=until)
             out = reports_dir / f"drift_batch_{label}.html"
             out.write_text(result.html, encoding="utf-8")
             paths.append(out)
@@ -273,6 +270,7 @@ def run_lifecycle(
                 say(result.report.render())
 
         # 9. close the loop ------------------------------------------------------------------------
+        train = data.load(ws, train_version)
         labelled = pd.concat([train, batch_a, batch_b], ignore_index=True)
         combined = data.ingest_frame(
             ws,
@@ -287,13 +285,12 @@ def run_lifecycle(
         outcome = challenge_champion(
             ws,
             "adult",
-            train=labelled,
+            train=combined,
             holdout=fresh_holdout,
             spec=spec,
             target=TARGET,
             positive_class=POSITIVE,
             sensitive=SENSITIVE,
-            dataset_version=combined,
             trigger=trigger,
             say=lambda msg: say(f"[9 retrain] {msg}"),
             progress=progress,

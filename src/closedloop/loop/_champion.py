@@ -10,8 +10,8 @@ import pandas as pd
 from closedloop.core import DatasetVersion, LoopDecision, ModelVersion, ProgressCallback
 from closedloop.evaluation import Evaluation, evaluate_classifier
 from closedloop.features import FeatureSpec
-from closedloop.registry import load_model, register_model, set_alias
-from closedloop.training import select_model
+from closedloop.registry import load_model, register_model_from_run, set_alias
+from closedloop.training import frame_and_version, select_model
 from closedloop.workspace import Actions, Workspace
 
 __all__ = ["LoopOutcome", "PromotionPolicy", "challenge_champion", "decide"]
@@ -94,8 +94,8 @@ def challenge_champion(
     ws: Workspace,
     model: str,
     *,
-    train: pd.DataFrame,
-    holdout: pd.DataFrame,
+    train: pd.DataFrame | DatasetVersion | str,
+    holdout: pd.DataFrame | DatasetVersion | str,
     spec: FeatureSpec,
     target: str,
     positive_class: str,
@@ -111,11 +111,24 @@ def challenge_champion(
 
     The challenger is registered (alias ``challenger``); if it wins it also takes the
     ``champion`` alias. The decision, its reasons, the trigger and both evaluations are
-    stored as a ``LoopDecision``.
+    stored as a ``LoopDecision``. The challenger's version points at the pipeline its refit
+    run stored (one blob for both).
+
+    ``train`` and ``holdout`` are each a dataset version (or its reference), loaded through
+    ``closedloop.data.load``, or an in-memory frame (e.g. a holdout built on the fly). A
+    training version is the challenger's lineage; ``dataset_version`` names it for a
+    training frame.
+
+    Raises:
+        InvalidArgumentError: ``train`` is a version other than ``dataset_version``, or
+            selection refuses the data.
+        NotFoundError: No champion, or a reference names no dataset version.
     """
     policy = policy or PromotionPolicy()
     champion_loaded = load_model(ws, f"{model}@champion")
     champion = champion_loaded.version
+    train, dataset_version = frame_and_version(ws, train, dataset_version)
+    holdout, _ = frame_and_version(ws, holdout)
     selection = select_model(
         ws,
         train,
@@ -142,15 +155,15 @@ def challenge_champion(
         positive_class=positive_class,
         sensitive=sensitive,
     )
-    challenger = register_model(
+    challenger = register_model_from_run(
         ws,
         model,
-        selection.pipeline,
+        selection.run_id,
+        selection.artifact_path,
         signature=champion.signature,
         target=target,
         classes=selection.classes,
         metrics=challenger_eval.metrics,
-        run_id=selection.run_id,
         dataset_version_id=dataset_version.id if dataset_version else None,
         aliases=("challenger",),
     )

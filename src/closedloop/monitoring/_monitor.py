@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from closedloop.core import ModelVersion, Prediction, ms_to_datetime
+from closedloop.core import DatasetVersion, ModelVersion, Prediction, ms_to_datetime
+from closedloop.data import load
 from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring._drift import DriftDetector
 from closedloop.monitoring._report import DriftReport
@@ -41,7 +42,7 @@ class MonitorResult:
 def monitor_drift(
     ws: Workspace,
     model_ref: str,
-    reference: pd.DataFrame,
+    reference: pd.DataFrame | DatasetVersion | str | None = None,
     *,
     since: int | None = None,
     until: int | None = None,
@@ -63,8 +64,10 @@ def monitor_drift(
     Args:
         ws: The workspace.
         model_ref: ``name/<number>``, ``name@<alias>`` or ``name@latest``.
-        reference: The reference data, e.g. the training frame of the version; it must
-            hold the signature's columns.
+        reference: The reference data: a dataset version or its reference (loaded through
+            ``closedloop.data.load``, verified and audited) or a frame; it must hold the
+            signature's columns. By default the version's own training data
+            (``ModelVersion.dataset_version_id``), restricted to the signature's columns.
         since: Start of the window, epoch milliseconds (inclusive); default: the first log.
         until: End of the window, epoch milliseconds (exclusive); default: now.
         alpha: Significance level of the tests.
@@ -78,7 +81,8 @@ def monitor_drift(
     Raises:
         NotFoundError: No such model version.
         InvalidArgumentError: The window holds no predictions, the reference lacks
-            signature columns, or a parameter is out of range.
+            signature columns, no reference is given and the model version has no dataset
+            lineage, or a parameter is out of range.
     """
     if since is not None and until is not None and since >= until:
         raise InvalidArgumentError(
@@ -97,7 +101,7 @@ def monitor_drift(
         names = version.signature.names
         detector = DriftDetector(
             version.signature, alpha=alpha, psi_threshold=psi_threshold, bins=bins
-        ).fit(reference)
+        ).fit(_reference_frame(ws, version, reference))
         current = predictions_frame(predictions, names)
         report = detector.compare(current)
         title = (
@@ -120,6 +124,25 @@ def monitor_drift(
             run_id=run_id, n_predictions=len(predictions), drifted=len(report.drifted_features)
         )
     return MonitorResult(report, run_id, page, len(predictions), version.id)
+
+
+def _reference_frame(
+    ws: Workspace, version: ModelVersion, reference: pd.DataFrame | DatasetVersion | str | None
+) -> pd.DataFrame:
+    """The reference data as a frame: given, loaded by reference, or the training data."""
+    if isinstance(reference, pd.DataFrame):
+        return reference
+    if reference is not None:
+        return load(ws, reference)
+    if version.dataset_version_id is None:
+        raise InvalidArgumentError(
+            f"{version.id} has no training dataset version to compare its traffic with",
+            hint="name the reference data: --reference DATASET_REF on the command line, "
+            "reference= in the SDK (a dataset version, its reference or a frame)",
+        )
+    training = load(ws, version.dataset_version_id)
+    present = [n for n in version.signature.names if n in training.columns]
+    return training[present]  # a missing column is named by DriftDetector.fit
 
 
 def predictions_frame(predictions: Sequence[Prediction], columns: Sequence[str]) -> pd.DataFrame:

@@ -24,9 +24,11 @@ __all__ = [
     "list_model_versions",
     "load_model",
     "register_model",
+    "register_model_from_run",
     "set_alias",
 ]
 
+RUN_MODEL_ARTIFACT = "model/pipeline.pkl"
 _FORMAT = "closedloop.sklearn-pickle/1"
 _REFUSED_HINT = (
     "its blob was not written by this workspace or was damaged: run `closedloop verify`, "
@@ -111,6 +113,95 @@ def register_model(
     return version
 
 
+def register_model_from_run(
+    ws: Workspace,
+    name: str,
+    run_id: str,
+    artifact_path: str = RUN_MODEL_ARTIFACT,
+    *,
+    signature: TableSchema,
+    target: str,
+    classes: Sequence[str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    dataset_version_id: str | None = None,
+    aliases: Sequence[str] = (),
+) -> ModelVersion:
+    """Register a model a run already stored, pointing the version at that artifact's blob.
+
+    Nothing is pickled or stored again: the version's ``artifact_digest`` is the digest of
+    the run's artifact (e.g. ``model/pipeline.pkl``, which ``training.select_model`` logs),
+    so the artifact store keeps one blob for both. The blob must be authenticated by the
+    workspace key (artifacts the store writes are) and must unpickle to an estimator with
+    ``predict`` whose ``classes_`` match ``classes``; only then is the version created.
+    The run is the version's lineage.
+
+    Args:
+        ws: The workspace.
+        name: Model name.
+        run_id: The run that stored the fitted model.
+        artifact_path: The artifact's path within the run.
+        signature: Input columns and types.
+        target: The predicted column's name.
+        classes: Class labels in the order of ``predict_proba``'s columns; by default the
+            estimator's ``classes_`` (none for a model without them).
+        metrics: Evaluation metrics to keep with the version.
+        dataset_version_id: The training data version (lineage).
+        aliases: Aliases to point at the new version (e.g. ``("champion",)``).
+
+    Raises:
+        NotFoundError: No such run or artifact, or its blob is gone.
+        UnauthenticatedArtifactError: The blob is not authenticated by the workspace key.
+        ArtifactIntegrityError: The blob is corrupt or fails authentication.
+        InvalidArgumentError: A bad name or signature, or the blob is not an estimator
+            with the given classes.
+    """
+    _check_name(name)
+    if len(signature) == 0:
+        raise InvalidArgumentError("a model signature needs at least one input column")
+    label = f"artifact {artifact_path!r} of run {run_id}"
+    with ws.action(Actions.MODEL_REGISTER, f"model:{name}", run_id=run_id) as act:
+        ref = ws.metadata.get_artifact(run_id, artifact_path)
+        act.update(digest=ref.digest, artifact_path=artifact_path)
+        try:
+            data = ws.artifacts.get_bytes(ref.digest, require_authenticated=True)
+        except (ArtifactIntegrityError, NotFoundError) as e:
+            raise type(e)(f"{label} cannot be registered: {e.message}", hint=_REFUSED_HINT) from e
+        try:
+            model = pickle.loads(data)  # authenticated above: written by this workspace
+        except Exception as e:  # any bytes a run stored: not necessarily a pickle
+            raise InvalidArgumentError(
+                f"cannot register {label}: it does not unpickle ({type(e).__name__})",
+                hint="give the path of a pickled fitted estimator or pipeline",
+            ) from e
+        if not hasattr(model, "predict"):
+            raise InvalidArgumentError(
+                f"cannot register {label}: it holds a {type(model).__name__}, "
+                "which has no predict method",
+                hint="give the path of a pickled fitted estimator or pipeline",
+            )
+        fitted = [str(c) for c in getattr(model, "classes_", ())]
+        wanted = fitted if classes is None else [str(c) for c in classes]
+        if wanted != fitted:
+            raise InvalidArgumentError(
+                f"cannot register {label}: its classes {fitted} are not {wanted}",
+                hint="give the classes in the estimator's predict_proba order, or omit them",
+            )
+        version = ws.metadata.models.create_version(
+            name,
+            artifact_digest=ref.digest,
+            signature=signature,
+            target=target,
+            classes=wanted,
+            metrics={k: float(v) for k, v in (metrics or {}).items()},
+            run_id=run_id,
+            dataset_version_id=dataset_version_id,
+            audit=act,
+        )
+    for alias in aliases:
+        version = set_alias(ws, name, alias, version.version)
+    return version
+
+
 def set_alias(ws: Workspace, name: str, alias: str, version: int) -> ModelVersion:
     """Point ``alias`` (e.g. ``champion``) at ``version`` of ``name``."""
     with ws.action(Actions.MODEL_ALIAS, f"model:{name}@{alias}", version=version) as act:
@@ -161,9 +252,21 @@ def load_model(ws: Workspace, ref: str | ModelVersion) -> LoadedModel:
                 hint=_REFUSED_HINT,
             ) from e
         payload = pickle.loads(data)
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise StorageError(
-            f"model blob of {version.id} is not in a format this closedloop reads",
-            hint="re-register the model with this version of closedloop",
-        )
-    return LoadedModel(version, payload["model"])
+    return LoadedModel(version, _estimator(payload, version.id))
+
+
+def _estimator(payload: Any, version_id: str) -> Any:
+    """The model a blob holds: the registry's wrapper, or a bare pickled estimator.
+
+    ``register_model`` writes ``{"format": …, "model": …}``; ``register_model_from_run``
+    points a version at a run artifact, which holds the estimator itself.
+    """
+    if isinstance(payload, dict):
+        if payload.get("format") == _FORMAT:
+            return payload["model"]
+    elif hasattr(payload, "predict"):
+        return payload
+    raise StorageError(
+        f"model blob of {version_id} is not in a format this closedloop reads",
+        hint="re-register the model with this version of closedloop",
+    )

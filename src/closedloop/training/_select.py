@@ -11,13 +11,22 @@ from typing import Any
 import pandas as pd
 
 from closedloop.core import DatasetVersion, ProgressCallback, report_progress
+from closedloop.data import get_version, load
 from closedloop.errors import InvalidArgumentError
 from closedloop.features import FeatureSpec
 from closedloop.tracking import start_run
 from closedloop.training._candidates import get_candidate
 from closedloop.workspace import Workspace
 
-__all__ = ["CandidateResult", "Selection", "select_model"]
+__all__ = [
+    "PIPELINE_ARTIFACT",
+    "CandidateResult",
+    "Selection",
+    "frame_and_version",
+    "select_model",
+]
+
+PIPELINE_ARTIFACT = "model/pipeline.pkl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,9 @@ class Selection:
         classes: Class labels in ``predict_proba`` column order.
         metric: The selection metric (higher is better).
         run_id: The refit run, which holds the final pipeline (``model/pipeline.pkl``).
+        artifact_path: The pipeline's artifact path in the refit run (what
+            ``registry.register_model_from_run`` registers without storing it again).
+        dataset_version: The training data version, when the data came with one.
     """
 
     best: CandidateResult
@@ -49,11 +61,13 @@ class Selection:
     classes: list[str]
     metric: str
     run_id: str
+    artifact_path: str = PIPELINE_ARTIFACT
+    dataset_version: DatasetVersion | None = None
 
 
 def select_model(
     ws: Workspace,
-    data: pd.DataFrame,
+    data: pd.DataFrame | DatasetVersion | str,
     *,
     target: str,
     spec: FeatureSpec,
@@ -68,6 +82,10 @@ def select_model(
 ) -> Selection:
     """Cross-validate classification candidates and refit the best on all of ``data``.
 
+    ``data`` is a dataset version (or its reference, ``name@latest`` / ``name/<number>``),
+    loaded through ``closedloop.data.load`` (verified and audited) and linked to every run,
+    or an in-memory frame, linked to ``dataset_version`` when that is given.
+
     Each candidate becomes a run with its params, the feature spec, its per-fold and mean
     ROC-AUC and log loss, and a link to the dataset version. The selection metric is mean
     cross-validated ROC-AUC; the winner is refitted on all the data in a run of its own that
@@ -77,10 +95,14 @@ def select_model(
     (task ``"cv <candidate>"``, in folds) and of the refit (task ``"refit <candidate>"``).
 
     Raises:
-        InvalidArgumentError: The target is missing, not binary, or a candidate is unknown.
+        InvalidArgumentError: The target is missing, not binary, a candidate is unknown,
+            or ``data`` is a version other than ``dataset_version``.
+        NotFoundError: ``data`` names no dataset version.
     """
     from sklearn.model_selection import StratifiedKFold, cross_validate
     from sklearn.pipeline import Pipeline
+
+    data, dataset_version = frame_and_version(ws, data, dataset_version)
 
     if target not in data.columns:
         raise InvalidArgumentError(f"target {target!r} is not a column of the training data")
@@ -175,7 +197,35 @@ def select_model(
         run.log_metrics({"cv_roc_auc": best.scores["cv_roc_auc"], "train_rows": float(len(x))})
         buffer = io.BytesIO()
         pickle.dump(final, buffer, protocol=5)
-        run.log_bytes(buffer.getvalue(), "model/pipeline.pkl")
+        run.log_bytes(buffer.getvalue(), PIPELINE_ARTIFACT)
     if say is not None:
         say(f"selected {best.name}; refitted on {len(x)} rows (run {run.id[:12]})")
-    return Selection(best, results, final, [str(c) for c in final.classes_], "cv_roc_auc", run.id)
+    classes = [str(c) for c in final.classes_]
+    return Selection(
+        best, results, final, classes, "cv_roc_auc", run.id, PIPELINE_ARTIFACT, dataset_version
+    )
+
+
+def frame_and_version(
+    ws: Workspace,
+    data: pd.DataFrame | DatasetVersion | str,
+    dataset_version: DatasetVersion | None = None,
+) -> tuple[pd.DataFrame, DatasetVersion | None]:
+    """A frame and its dataset version from a version, a reference, or a frame.
+
+    A version or reference is loaded through ``closedloop.data.load``; a frame is kept as
+    it is, with ``dataset_version`` (if any) as its lineage.
+
+    Raises:
+        InvalidArgumentError: ``data`` is a version other than ``dataset_version``.
+        NotFoundError: ``data`` names no dataset version.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data, dataset_version
+    version = data if isinstance(data, DatasetVersion) else get_version(ws, data)
+    if dataset_version is not None and dataset_version.id != version.id:
+        raise InvalidArgumentError(
+            f"the data are {version.id} but dataset_version is {dataset_version.id}",
+            hint="give the dataset version once, as data",
+        )
+    return load(ws, version), version
