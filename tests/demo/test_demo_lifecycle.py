@@ -39,6 +39,10 @@ def test_the_whole_lifecycle_on_a_sample_of_adult(tmp_path: Path) -> None:
         assert result.champion.dataset_version_id == result.train_version.id
         assert result.champion.signature.names[0] == "age"
         assert result.bad_request_status == 422
+        # the version is the refit run's pipeline artifact itself: one blob, not a re-pickle
+        assert result.champion.run_id is not None
+        refit = ws.metadata.get_artifact(result.champion.run_id, "model/pipeline.pkl")
+        assert result.champion.artifact_digest == refit.digest
         # 6-7: the prediction log holds exactly what was sent
         assert result.predictions_logged == result.rows_sent > 0
         assert ws.metadata.predictions.count("adult/1") == result.rows_sent
@@ -63,6 +67,11 @@ def test_the_whole_lifecycle_on_a_sample_of_adult(tmp_path: Path) -> None:
         champion = ws.metadata.models.get_version("adult@champion")
         expected = "adult/2" if result.decision.decision == "promote" else "adult/1"
         assert champion.id == expected
+        challenger = ws.metadata.models.get_version("adult/2")
+        assert challenger.dataset_version_id == data.list_versions(ws, "adult-retrain")[0].id
+        assert challenger.run_id is not None
+        retrained = ws.metadata.get_artifact(challenger.run_id, "model/pipeline.pkl")
+        assert challenger.artifact_digest == retrained.digest
         # every step is a tracked run
         experiments = {e.name for e in client.list_experiments()}
         assert {"training", "evaluation", "monitoring", "retraining"} <= experiments
