@@ -330,7 +330,7 @@ def test_runs_delete_declined_with_cli_runner(populated: Populated) -> None:
     assert result.exit_code != 0
     assert "Delete 1 run(s)" in result.output
     with closedloop.Client(populated.root) as client:
-        assert client.get_run(populated.lr).id == populated.lr
+        assert client.runs.get(populated.lr).id == populated.lr
 
 
 def test_runs_plot_writes_a_self_contained_page(

@@ -73,7 +73,7 @@ def test_the_whole_lifecycle_on_a_sample_of_adult(tmp_path: Path) -> None:
         retrained = ws.metadata.get_artifact(challenger.run_id, "model/pipeline.pkl")
         assert challenger.artifact_digest == retrained.digest
         # every step is a tracked run
-        experiments = {e.name for e in client.list_experiments()}
+        experiments = {e.name for e in client.experiments.list()}
         assert {"training", "evaluation", "monitoring", "retraining"} <= experiments
     assert any("[9 loop]" in str(line) for line in lines)
 

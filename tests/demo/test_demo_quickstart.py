@@ -14,12 +14,12 @@ def test_quickstart_records_real_runs(tmp_path: Path) -> None:
     assert result.best_auc > 0.95
     assert result.plot.is_file()
     with closedloop.Client(tmp_path / "ws") as client:
-        runs = client.search_runs("tags.demo = 'quickstart'").runs
+        runs = client.runs.search("tags.demo = 'quickstart'").runs
         assert len(runs) == 3
-        best = client.get_run(result.best_run_id)
+        best = client.runs.get(result.best_run_id)
         assert best.metrics["test_roc_auc"].value == result.best_auc
-        assert len(client.get_metric_history(best.id, "test_log_loss")) == 3
-        assert {a.path for a in client.list_artifacts(best.id)} == {
+        assert len(client.runs.history(best.id, "test_log_loss")) == 3
+        assert {a.path for a in client.runs.artifacts(best.id)} == {
             "model/model.pkl",
             "report.json",
         }
@@ -33,4 +33,4 @@ def test_quickstart_reuses_an_existing_workspace(tmp_path: Path) -> None:
     second = run_quickstart(tmp_path, epochs=2, say=lambda _: None)
     assert set(first.run_ids).isdisjoint(second.run_ids)
     with closedloop.Client(tmp_path) as client:
-        assert len(client.search_runs("tags.demo = 'quickstart'").runs) == 6
+        assert len(client.runs.search("tags.demo = 'quickstart'").runs) == 6

@@ -155,7 +155,7 @@ def test_the_planted_blob_is_refused_through_the_client_and_serving(
     marker = tmp_path / "marker"
     _plant(workspace, marker)
     with pytest.raises(UnauthenticatedArtifactError, match="m/1"):
-        Client(workspace).load_model("m@c")
+        Client(workspace).models.load("m@c")
     with pytest.raises(UnauthenticatedArtifactError, match="m/1"):
         create_app(workspace, "m@c")
     assert not marker.exists()

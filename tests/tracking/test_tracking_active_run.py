@@ -231,9 +231,9 @@ def test_interpreter_exit_flushes_and_ends(tmp_path: Path, mode: str, status: st
     assert (proc.returncode == 0) == (mode == "ok"), proc.stderr
     run_id = proc.stdout.split()[0]
     with closedloop.Client(tmp_path) as client:
-        info = client.get_run(run_id)
+        info = client.runs.get(run_id)
         assert info.status.value == status
-        assert len(client.get_metric_history(run_id, "m")) == 50
+        assert len(client.runs.history(run_id, "m")) == 50
 
 
 def test_new_runs_do_not_postpone_a_due_background_flush(

@@ -50,6 +50,6 @@ def test_four_processes_5000_metrics_each(tmp_path: Path, mode: str) -> None:
     run_ids = [out.split()[-1] for out, _ in results]
     with closedloop.Client(tmp_path) as client:
         for run_id in run_ids:
-            history = client.get_metric_history(run_id, "value")
+            history = client.runs.history(run_id, "value")
             assert [m.value for m in history] == [float(i) for i in range(5000)]
-            assert client.get_run(run_id).status.value == "FINISHED"
+            assert client.runs.get(run_id).status.value == "FINISHED"

@@ -69,9 +69,9 @@ def test_a_lifecycle_on_postgresql(tmp_path: Path, pg_url: str) -> None:
             assert response.json()["predictions"] == ["a", "b"]
             assert http.post("/predict", json={"records": [{"x": "high"}]}).status_code == 422
         assert ws.metadata.predictions.count("toy/1") == 2
-        assert client.search_runs("metrics.train_accuracy > 0.9").runs[0].id == run.id
-        assert client.delete_run(run.id).blobs_freed == 1
+        assert client.runs.search("metrics.train_accuracy > 0.9").runs[0].id == run.id
+        assert client.runs.delete(run.id).blobs_freed == 1
         report = client.gc(grace=timedelta(0))
         assert report.blobs_deleted == 0  # dataset and model blobs are still referenced
-        actions = {e.action for e in client.audit_events(limit=200)}
+        actions = {e.action for e in client.audit.list(limit=200)}
         assert {"dataset.ingest", "run.create", "model.register", "model.predict"} <= actions

@@ -19,7 +19,7 @@ from closedloop.cli._safe import SafeTable, line, printer, user_text
 from closedloop.cli._state import console, err_console, state
 from closedloop.crypto import Keyring
 from closedloop.errors import ClosedLoopError
-from closedloop.metadata import get_metadata_store, mask_uri, strip_password
+from closedloop.metadata import get_metadata_store, mask_uri, schema_head, strip_password
 from closedloop.workspace import (
     LoosePath,
     Workspace,
@@ -158,13 +158,12 @@ def doctor(ctx: typer.Context) -> None:
     table.add_row("config file", str(config) if config and config.exists() else "(none)")
     try:
         store = get_metadata_store(loc.metadata_uri, check_schema=False)
-        from closedloop.metadata._sql.tables import SCHEMA_HEAD
-
+        head = schema_head()
         revision = store.schema_revision()
-        ok = revision == SCHEMA_HEAD
+        ok = revision == head
         problems += not ok
         table.add_row("metadata", f"{store.uri}")
-        schema = f"{revision} (code expects {SCHEMA_HEAD})"
+        schema = f"{revision} (code expects {head})"
         table.add_row(
             "schema", schema if ok else line(schema, (" run `closedloop db upgrade`", "red"))
         )
@@ -302,7 +301,7 @@ def experiments(
     table = SafeTable(header_style="bold")
     for col in ("id", "project", "experiment", "created"):
         table.add_column(col)
-    for e in client.list_experiments(project):
+    for e in client.experiments.list(project):
         table.add_row(str(e.id), e.project, e.name, fmt_time(e.created_at or None))
     console.print(table)
 
@@ -314,7 +313,7 @@ def audit(
     limit: Annotated[int, typer.Option("--max", "-n", min=1)] = 50,
 ) -> None:
     """Show recent audit events (who did what, to what, with which outcome)."""
-    events = state(ctx).client().audit_events(actor=actor, action=action, limit=limit)
+    events = state(ctx).client().audit.list(actor=actor, action=action, limit=limit)
     table = SafeTable(header_style="bold")
     for col in ("time", "actor", "action", "resource", "outcome"):
         table.add_column(col)

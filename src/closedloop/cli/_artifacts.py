@@ -23,7 +23,7 @@ def list_artifacts(
 ) -> None:
     """List a run's artifacts."""
     client = state(ctx).client()
-    refs = client.list_artifacts(client.resolve_run_id(run_id))
+    refs = client.runs.artifacts(client.runs.resolve_id(run_id))
     table = SafeTable(header_style="bold")
     for col in ("path", "size", "digest"):
         table.add_column(col)
@@ -44,10 +44,10 @@ def get(
 ) -> None:
     """Fetch an artifact, verified against its digest before it is written."""
     client = state(ctx).client()
-    full_id = client.resolve_run_id(run_id)
+    full_id = client.runs.resolve_id(run_id)
     if output == "-":
-        sys.stdout.buffer.write(client.read_artifact(full_id, path))
+        sys.stdout.buffer.write(client.runs.read_artifact(full_id, path))
         sys.stdout.buffer.flush()
         return
-    target = client.download_artifact(full_id, path, Path(output) if output else None)
+    target = client.runs.download_artifact(full_id, path, Path(output) if output else None)
     console.print(line("wrote ", target, f" ({fmt_bytes(target.stat().st_size)})"))

@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from closedloop import registry
+from closedloop._client import PredictionsClient
 from closedloop.cli._format import fmt_number, fmt_time
 from closedloop.cli._safe import SafeTable, line
 from closedloop.cli._state import console, state
-from closedloop.workspace import Actions
 
 __all__ = ["app"]
 
@@ -26,11 +25,11 @@ def list_versions(
     ctx: typer.Context, name: Annotated[str | None, typer.Argument(help="Model name.")] = None
 ) -> None:
     """List registered model versions with their aliases and key metrics."""
-    ws = state(ctx).client().workspace
+    models = state(ctx).client().models
     table = SafeTable(header_style="bold")
     for col in ("version", "aliases", "created", "run", "dataset", "roc_auc", "accuracy"):
         table.add_column(col, no_wrap=True)
-    for v in registry.list_model_versions(ws, name):
+    for v in models.list(name):
         table.add_row(
             v.id,
             ", ".join(v.aliases) or "-",
@@ -49,7 +48,7 @@ def show(
     ref: Annotated[str, typer.Argument(help="name@alias, name@latest or name/<version>.")],
 ) -> None:
     """Show a model version: lineage, signature and metrics."""
-    v = registry.get_model_version(state(ctx).client().workspace, ref)
+    v = state(ctx).client().models.get(ref)
     head = SafeTable.grid(padding=(0, 2))
     for label, value in (
         ("version", v.id),
@@ -86,7 +85,7 @@ def alias(
     version: Annotated[int, typer.Argument(help="Version number to point at.")],
 ) -> None:
     """Point an alias at a version (e.g. promote or roll back the champion)."""
-    v = registry.set_alias(state(ctx).client().workspace, name, alias_name, version)
+    v = state(ctx).client().models.set_alias(name, alias_name, version)
     console.print(line(name, "@", alias_name, " → ", v.id))
 
 
@@ -95,9 +94,7 @@ def decisions(
     ctx: typer.Context, name: Annotated[str | None, typer.Argument(help="Model name.")] = None
 ) -> None:
     """Champion/challenger decisions of the loop, newest first, with their reasons."""
-    ws = state(ctx).client().workspace
-    with ws.action(Actions.LOOP_READ, f"model:{name or '*'}"):
-        found = ws.metadata.decisions.list(name)
+    found = state(ctx).client().decisions.list(name)
     for d in found:
         colour = "green" if d.decision == "promote" else "yellow"
         console.print(
@@ -130,11 +127,12 @@ def predictions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Show the prediction log of a model version (oldest first) and its size."""
-    ws = state(ctx).client().workspace
-    version = registry.get_model_version(ws, ref)
-    with ws.action(Actions.PREDICTION_READ, f"model:{version.id}"):
-        total = ws.metadata.predictions.count(version.id)
-        items = ws.metadata.predictions.list(version.id, limit=limit)
+    client = state(ctx).client()
+    version = client.models.get(ref)
+    with client.workspace.read_batch() as view:  # both reads audited in one write
+        log = PredictionsClient(view)
+        total = log.count(version)
+        items = log.list(version, limit=limit)
     if as_json:
         for p in items:
             print(

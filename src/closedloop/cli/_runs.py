@@ -57,7 +57,7 @@ def list_runs(
 ) -> None:
     """List runs, newest first, optionally filtered and sorted."""
     client = state(ctx).client()
-    page = client.search_runs(
+    page = client.runs.search(
         filter,
         project=project,
         experiment=experiment,
@@ -77,7 +77,7 @@ def list_runs(
             )
         )
         return
-    experiments = {e.id: f"{e.project}/{e.name}" for e in client.list_experiments()}
+    experiments = {e.id: f"{e.project}/{e.name}" for e in client.experiments.list()}
     metric_keys = sorted({k for r in page.runs for k in r.metrics})[:3]
     table = SafeTable(title=f"{len(page.runs)} run(s)", header_style="bold")
     for col in ("id", "name", "experiment", "status", "started", "duration", *metric_keys):
@@ -106,8 +106,8 @@ def show(
 ) -> None:
     """Show one run: attributes, params, metrics, tags, inputs and artifacts."""
     client = state(ctx).client()
-    run = client.get_run(client.resolve_run_id(run_id))
-    artifacts = client.list_artifacts(run.id)
+    run = client.runs.get(client.runs.resolve_id(run_id))
+    artifacts = client.runs.artifacts(run.id)
     if as_json:
         data = _run_json(run)
         data["artifacts"] = [
@@ -115,7 +115,7 @@ def show(
         ]
         print(json.dumps(data, indent=2, allow_nan=False))
         return
-    exp = client.get_experiment(run.experiment_id)
+    exp = client.experiments.get(run.experiment_id)
     head = SafeTable.grid(padding=(0, 2))
     for label, value in (
         ("run", run.id),
@@ -175,8 +175,8 @@ def compare(
 ) -> None:
     """Put runs side by side: params (differences highlighted) and latest metrics."""
     client = state(ctx).client()
-    ids = [client.resolve_run_id(r) for r in run_ids]
-    cmp = client.compare_runs(ids)
+    ids = [client.runs.resolve_id(r) for r in run_ids]
+    cmp = client.runs.compare(ids)
     table = SafeTable(header_style="bold")
     table.add_column("")
     for r in cmp.runs:
@@ -200,11 +200,11 @@ def delete(
 ) -> None:
     """Delete runs for good, and free the artifact blobs only they used."""
     client = state(ctx).client()
-    ids = [client.resolve_run_id(r) for r in run_ids]
+    ids = [client.runs.resolve_id(r) for r in run_ids]
     if not yes:
         typer.confirm(f"Delete {len(ids)} run(s) and their artifacts for good?", abort=True)
     for run_id in ids:
-        report = client.delete_run(run_id)
+        report = client.runs.delete(run_id)
         console.print(
             line(
                 f"deleted run {run_id}: freed {report.blobs_freed} blob(s), "
@@ -226,8 +226,8 @@ def plot(
 ) -> None:
     """Plot metric series by step into a self-contained HTML page (no network needed)."""
     client = state(ctx).client()
-    ids = [client.resolve_run_id(r) for r in run_ids]
-    page = client.plot_metric_history(ids, metric)
+    ids = [client.runs.resolve_id(r) for r in run_ids]
+    page = client.runs.plot(ids, metric)
     output.write_text(page, encoding="utf-8")
     console.print(
         line("wrote ", output, f" ({fmt_bytes(output.stat().st_size)}); open it in a browser")

@@ -4,6 +4,7 @@ from closedloop.metadata._backends import (
     get_metadata_store,
     mask_uri,
     metadata_stores,
+    schema_head,
     strip_password,
 )
 from closedloop.metadata._datasets import DatasetStore
@@ -24,5 +25,6 @@ __all__ = [
     "get_metadata_store",
     "mask_uri",
     "metadata_stores",
+    "schema_head",
     "strip_password",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from closedloop._backends import BackendRegistry
 from closedloop.metadata._protocol import MetadataStore
 
-__all__ = ["get_metadata_store", "mask_uri", "metadata_stores", "strip_password"]
+__all__ = ["get_metadata_store", "mask_uri", "metadata_stores", "schema_head", "strip_password"]
 
 #: Scheme → backend. All SQL dialects map to one SQLAlchemy backend.
 metadata_stores: BackendRegistry[MetadataStore] = BackendRegistry("metadata store")
@@ -44,3 +44,14 @@ def get_metadata_store(uri: str | MetadataStore, *, check_schema: bool = True) -
     if not isinstance(uri, str):
         return uri
     return metadata_stores.resolve(uri)(uri, check_schema=check_schema)
+
+
+def schema_head() -> str:
+    """The schema revision this version of closedloop expects its metadata database at.
+
+    ``closedloop doctor`` compares it with the database's own revision; a database behind
+    it needs ``closedloop db upgrade``.
+    """
+    from closedloop.metadata._sql.tables import SCHEMA_HEAD
+
+    return SCHEMA_HEAD

@@ -14,6 +14,7 @@ from closedloop.serving._app import (
     create_app,
 )
 from closedloop.serving._checks import POLICIES, Policy, unseen_categories
+from closedloop.serving._log import count_predictions, list_predictions
 from closedloop.serving._middleware import DEFAULT_MAX_BODY_BYTES
 from closedloop.serving._schema_model import (
     MAX_STRING_LENGTH,
@@ -35,9 +36,11 @@ __all__ = [
     "MetadataResponse",
     "Policy",
     "PredictResponse",
+    "count_predictions",
     "create_app",
     "frame_from_rows",
     "install_error_handlers",
+    "list_predictions",
     "request_row_model",
     "serve",
     "status_for",

@@ -1,6 +1,7 @@
 """The workspace: stores, keyring and principal bound together; the action gate and catalog."""
 
 from closedloop.workspace._actions import Access, Actions, AuditReads, ResourceKind
+from closedloop.workspace._audit import list_audit_events
 from closedloop.workspace._gate import Action
 from closedloop.workspace._location import WorkspaceLocation, resolve_location
 from closedloop.workspace._permissions import LoosePath, loose_permissions
@@ -21,6 +22,7 @@ __all__ = [
     "Workspace",
     "WorkspaceLocation",
     "current_actor",
+    "list_audit_events",
     "loose_permissions",
     "resolve_location",
 ]

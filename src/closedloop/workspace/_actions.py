@@ -26,6 +26,7 @@ class ResourceKind(StrEnum):
     MODEL = "model"
     PREDICTION = "prediction"
     DECISION = "decision"
+    AUDIT = "audit"
 
 
 class Access(Enum):
@@ -95,6 +96,8 @@ class Actions(StrEnum):
     # the loop
     LOOP_DECIDE = ("loop.decide", ResourceKind.DECISION, Access.WRITE)
     LOOP_READ = ("loop.read", ResourceKind.DECISION, Access.READ)
+    # the audit log itself
+    AUDIT_READ = ("audit.read", ResourceKind.AUDIT, Access.READ)
 
 
 _BY_NAME: dict[str, Actions] = {entry.value: entry for entry in Actions}
