@@ -126,10 +126,6 @@ class Client:
             synchronous=synchronous,
         )
 
-    def plot_metric_history(self, run_ids: Sequence[str], keys: Sequence[str] | None = None) -> str:
-        """Kept for the quickstart demo until it calls ``client.runs.plot``, which this is."""
-        return self.runs.plot(run_ids, keys)
-
     def gc(self, *, dry_run: bool = False, grace: timedelta | None = None) -> GcReport:
         """Remove blobs nothing references; see :meth:`Workspace.gc`."""
         return self.workspace.gc(dry_run=dry_run, grace=grace)

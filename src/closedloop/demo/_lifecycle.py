@@ -244,7 +244,7 @@ def run_lifecycle(
                         requests_sent += 1
                         rows_sent += len(chunk)
                     windows.append((start, _now_ms() + 1))
-        logged = ws.metadata.predictions.count(champion.id)
+        logged = serving.count_predictions(ws, champion)
         say(
             f"[7 traffic] sent {rows_sent} rows in {requests_sent} requests; "
             f"prediction log holds {logged}; answers with a warning (a value off the training "

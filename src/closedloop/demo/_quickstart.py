@@ -93,7 +93,7 @@ def run_quickstart(
                 results.append((run.id, auc))
                 say(f"run {run.id[:12]}  eta0={eta0:<6}  test ROC-AUC {auc:.4f}")
         best_id, best_auc = max(results, key=lambda r: r[1])
-        curves = client.plot_metric_history([r[0] for r in results])
+        curves = client.runs.plot([r[0] for r in results])
         plot_path = root / "learning_curves.html"
         plot_path.write_text(curves, encoding="utf-8")
         with client.start_run("quickstart", name="selection", tags={"demo": "quickstart"}) as sel:
