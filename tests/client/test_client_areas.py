@@ -176,3 +176,16 @@ def test_area_methods_name_their_parameters() -> None:
     for verb in (closedloop.start_run, closedloop.search_runs):
         kinds = {p.kind for p in inspect.signature(verb).parameters.values()}
         assert inspect.Parameter.VAR_KEYWORD not in kinds
+
+
+def test_models_register_from_run_reuses_the_runs_blob(client: closedloop.Client) -> None:
+    import pickle
+
+    frame = pd.DataFrame({"x": [1, 2, 3, 4]})
+    model = DummyClassifier(strategy="constant", constant="a").fit(frame, ["a", "b", "a", "a"])
+    with client.start_run("train") as run:
+        run.log_bytes(pickle.dumps(model), "model/pipeline.pkl")
+    stored = {a.path: a.digest for a in client.runs.artifacts(run.id)}
+    version = client.models.register_from_run("m", run.id, signature=SIG, target="y")
+    assert version.artifact_digest == stored["model/pipeline.pkl"]
+    assert list(client.models.load(version.id).predict(frame)) == ["a"] * 4

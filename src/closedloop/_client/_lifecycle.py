@@ -147,6 +147,38 @@ class ModelsClient(Area):
             aliases=aliases,
         )
 
+    def register_from_run(
+        self,
+        name: str,
+        run_id: str,
+        artifact_path: str = "model/pipeline.pkl",
+        *,
+        signature: TableSchema,
+        target: str,
+        classes: Sequence[str] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        dataset_version_id: str | None = None,
+        aliases: Sequence[str] = (),
+    ) -> ModelVersion:
+        """Register the model a run stored, without storing it again.
+
+        See :func:`closedloop.registry.register_model_from_run`.
+        """
+        from closedloop import registry
+
+        return registry.register_model_from_run(
+            self.workspace,
+            name,
+            run_id,
+            artifact_path,
+            signature=signature,
+            target=target,
+            classes=classes,
+            metrics=metrics,
+            dataset_version_id=dataset_version_id,
+            aliases=aliases,
+        )
+
     def get(self, ref: str) -> ModelVersion:
         """A registered model version with its signature, lineage and aliases."""
         from closedloop import registry
