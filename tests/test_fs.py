@@ -31,3 +31,21 @@ def test_an_existing_file_is_left_untouched(tmp_path: Path) -> None:
     target.write_bytes(b"data")
     create_private_file(target)
     assert target.read_bytes() == b"data"
+
+
+def test_a_new_private_file_is_owner_only_and_never_overwrites(tmp_path: Path) -> None:
+    import pytest
+
+    from closedloop._fs import write_new_private_file
+
+    target = tmp_path / "key"
+    old = os.umask(0o022)
+    try:
+        write_new_private_file(target, b"secret")
+    finally:
+        os.umask(old)
+    assert _mode(target) == 0o600
+    assert target.read_bytes() == b"secret"
+    with pytest.raises(FileExistsError):
+        write_new_private_file(target, b"other")
+    assert target.read_bytes() == b"secret"

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from closedloop._fs import make_private_dirs
+from closedloop._fs import make_private_dirs, write_new_private_file
 from closedloop.errors import AlreadyExistsError, CryptoError, KeyNotFoundError, NotFoundError
 
 if TYPE_CHECKING:
@@ -62,19 +62,6 @@ def _hmac(key: bytes, message: bytes) -> bytes:
 def key_id_for(key: bytes) -> str:
     """Return the id of ``key``: ``"k"`` + the first 12 hex chars of its SHA-256."""
     return "k" + hashlib.sha256(key).hexdigest()[:12]
-
-
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to a file that must not exist, created 0600 from the first instant."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o600)
-    try:  # from here on the file is ours, so a failure may remove it
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
 
 class Keyring:
@@ -132,7 +119,7 @@ class Keyring:
         ring._path = target
         try:
             make_private_dirs(target.parent)
-            _write_new_file(target, ring._serialize())
+            write_new_private_file(target, ring._serialize())
         except FileExistsError:
             raise AlreadyExistsError(
                 f"keyring {target} already exists",
@@ -320,7 +307,7 @@ class Keyring:
             if target is not None:
                 tmp = target.with_name(f".{target.name}.{os.urandom(16).hex()}.tmp")
                 try:
-                    _write_new_file(tmp, self._serialize(new_state))
+                    write_new_private_file(tmp, self._serialize(new_state))
                     os.replace(tmp, target)
                 except OSError as e:
                     tmp.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from closedloop._fs import make_private_dirs
+from closedloop._fs import make_private_dirs, write_new_private_file
 from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
 from closedloop.core import AuditEvent, Principal, ProgressCallback
@@ -228,7 +228,8 @@ class Workspace:
             make_private_dirs(location.state_dir)
             config = location.state_dir / CONFIG_FILE
             if not config.exists():
-                _write_private(config, _CONFIG_TEMPLATE + _chosen(settings))
+                text = _CONFIG_TEMPLATE + _chosen(settings)
+                write_new_private_file(config, text.encode("utf-8"))
                 created_config = True
         artifact_dir = local_artifact_dir(location.artifact_uri)
         if artifact_dir is not None:
@@ -365,13 +366,6 @@ def _chosen(settings: Settings) -> str:
     if settings.artifact_uri:
         lines.append(f"artifact_uri: {json.dumps(settings.artifact_uri)}")
     return "".join(f"{line}\n" for line in lines)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a new text file that only its owner can read (0600 from the first instant)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 def current_actor() -> str:
