@@ -1,0 +1,115 @@
+"""The two values every protocol and scorer agree on: a validated ``Batch`` and its ``Scored``.
+
+A protocol decoder (native records or columns, MLflow's forms and CSV, Open Inference
+Protocol v2) turns request bytes into a :class:`Batch`: the request's rows column by
+column, each column one numpy array in the signature's order, already validated against
+the signature. A scorer (the pipeline as is, or its ONNX conversion) turns a batch into a
+:class:`Scored`, and a protocol encoder turns that into response bytes. No per-row Python
+objects and no per-column pandas Series are built on the way; a pipeline that needs a
+DataFrame gets one built in one step (:meth:`Batch.frame`).
+
+Column arrays by logical type:
+
+==============  ==========================================================================
+type            array
+==============  ==========================================================================
+``float``       ``float64``; a missing value is NaN
+``integer``     ``int64``; ``float64`` with NaN when a value is missing
+``boolean``     ``bool``; ``object`` (``True``/``False``/``None``) when a value is missing
+``category``,   ``object`` of ``str``, ``None`` for missing
+``string``
+``datetime``    ``datetime64[ns]`` (naive, UTC); ``NaT`` for missing
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from closedloop.core import LogicalType, TableSchema
+
+__all__ = ["Batch", "Scored"]
+
+
+@dataclass(slots=True)
+class Batch:
+    """Validated rows of one request, one array per signature column.
+
+    Attributes:
+        signature: The schema the rows were validated against.
+        columns: Column name → array of ``n_rows`` values (types in the module docstring),
+            in signature order.
+        n_rows: How many rows.
+        warnings: Facts about the rows a client should see (filled by the range and
+            category checks, not by decoders).
+    """
+
+    signature: TableSchema
+    columns: dict[str, np.ndarray]
+    n_rows: int
+    warnings: list[str] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the signature's columns in order, built in one step."""
+        return pd.DataFrame(self.columns, columns=self.signature.names, copy=False)
+
+    def matrix(self) -> np.ndarray | None:
+        """The rows as one 2-D ``float64`` array when every column is numeric, else ``None``."""
+        if not all(c.type.is_numeric() for c in self.signature.columns):
+            return None
+        if len(self.columns) == 1:
+            (only,) = self.columns.values()
+            return np.asarray(only, dtype=np.float64).reshape(-1, 1)
+        return np.column_stack(
+            [np.asarray(self.columns[n], dtype=np.float64) for n in self.signature.names]
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as JSON-ready dicts (missing values as ``None``): for small batches only."""
+        values: list[list[Any]] = []
+        for column in self.signature.columns:
+            values.append(_jsonable(self.columns[column.name], column.type))
+        names = self.signature.names
+        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+    @classmethod
+    def from_columns(cls, signature: TableSchema, columns: Mapping[str, np.ndarray]) -> Batch:
+        """A batch of ready arrays (in any order; they are put in signature order)."""
+        ordered = {name: columns[name] for name in signature.names}
+        n_rows = len(next(iter(ordered.values()))) if ordered else 0
+        return cls(signature, ordered, n_rows)
+
+
+def _jsonable(array: np.ndarray, logical: LogicalType) -> list[Any]:
+    if logical is LogicalType.DATETIME:
+        return [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in array]
+    if array.dtype.kind == "f":
+        return [None if v != v else v for v in array.tolist()]
+    return array.tolist()
+
+
+@dataclass(slots=True)
+class Scored:
+    """What a scorer answered for a batch.
+
+    Attributes:
+        labels: One label (or regression value) per row.
+        probabilities: ``n_rows × len(classes)`` class probabilities, for classifiers that
+            have them; ``None`` otherwise.
+        classes: Class labels in the probability columns' order (empty for regressors).
+        model_version_id: ``<name>/<version>`` that scored.
+    """
+
+    labels: np.ndarray
+    probabilities: np.ndarray | None
+    classes: Sequence[str]
+    model_version_id: str
+
+    def label_list(self) -> list[Any]:
+        """The labels as JSON-ready Python values."""
+        return self.labels.tolist()
