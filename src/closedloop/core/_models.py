@@ -27,6 +27,9 @@ class ModelVersion:
         metrics: Evaluation metrics recorded at registration.
         aliases: Aliases pointing at it (``champion``, …).
         created_at: Epoch milliseconds.
+        onnx_digest: sha256 of the version's verified ONNX conversion, if it has one.
+        description: Free text about the version.
+        tags: Key/value labels.
     """
 
     id: str
@@ -41,3 +44,6 @@ class ModelVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     created_at: int = 0
+    onnx_digest: str | None = None
+    description: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)

@@ -47,3 +47,13 @@ class ModelStore(DomainStore, Protocol):
     def delete_alias(self, model: str, alias: str, *, audit: Audit | None = None) -> None:
         """Remove an alias; NotFoundError if absent."""
         ...
+
+    def set_onnx(
+        self, model: str, version: int, digest: str | None, *, audit: Audit | None = None
+    ) -> ModelVersion:
+        """Record (or, with ``None``, clear) the digest of a version's ONNX conversion.
+
+        Raises:
+            NotFoundError: No such version.
+        """
+        ...

@@ -14,6 +14,7 @@ import pytest
 from closedloop.core import AuditEvent, ColumnSchema, LogicalType, Prediction, TableSchema
 from closedloop.errors import AlreadyExistsError, NotFoundError
 from closedloop.metadata import BlobReference, MetadataStore
+from closedloop.testing._registry_contract import RegistryStoresContract
 
 __all__ = ["DIGEST_A", "DIGEST_B", "DomainStoresContract"]
 
@@ -22,7 +23,7 @@ DIGEST_B = "sha256:" + "b" * 64
 _DIGEST_C = "sha256:" + "c" * 64
 
 
-class DomainStoresContract:
+class DomainStoresContract(RegistryStoresContract):
     """Backend-independent tests of the domain stores a ``MetadataStore`` carries."""
 
     @pytest.fixture

@@ -33,6 +33,7 @@ _TASK = "verify blobs"
 _REPAIR = {
     "dataset version": "ingest the original file again (`closedloop data ingest`)",
     "model version": "register the model again (retrain it), or restore the blob from a backup",
+    "model version onnx": "convert the version to ONNX again, or restore the blob from a backup",
     "run artifact": "log the same file again (any run), or delete the run",
 }
 

@@ -6,14 +6,19 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from closedloop.core import Audit, ModelVersion, TableSchema, now_ms
 from closedloop.errors import InvalidArgumentError, NotFoundError
 from closedloop.metadata._domain import BlobReference
 from closedloop.metadata._sql._db import Database, dumps
 from closedloop.metadata._sql._refs import named_id, referenced_in, split_ref
-from closedloop.metadata._sql.tables import model_aliases, model_versions, models
+from closedloop.metadata._sql.tables import (
+    model_aliases,
+    model_version_tags,
+    model_versions,
+    models,
+)
 
 __all__ = ["SqlModelStore"]
 
@@ -100,17 +105,7 @@ class SqlModelStore:
                 raise NotFoundError(
                     f"no model version {ref!r}", hint="list them with `closedloop models list`"
                 )
-            aliases = tuple(
-                conn.execute(
-                    select(model_aliases.c.alias)
-                    .where(
-                        model_aliases.c.model_id == row.model_id,
-                        model_aliases.c.version == row.version,
-                    )
-                    .order_by(model_aliases.c.alias)
-                ).scalars()
-            )
-        return _model_version(row, aliases)
+            return _hydrate(conn, [row], one_model=True)[0]
 
     def list_versions(self, model: str | None = None) -> list[ModelVersion]:
         """Versions by model name then number, with their aliases."""
@@ -118,15 +113,7 @@ class SqlModelStore:
         if model is not None:
             q = q.where(models.c.name == model)
         with self._db.read() as conn:
-            rows = conn.execute(q).all()
-            alias_rows = conn.execute(select(model_aliases)).all()
-        by_version: dict[tuple[int, int], list[str]] = {}
-        for a in alias_rows:
-            by_version.setdefault((a.model_id, a.version), []).append(a.alias)
-        return [
-            _model_version(r, tuple(sorted(by_version.get((r.model_id, r.version), []))))
-            for r in rows
-        ]
+            return _hydrate(conn, conn.execute(q).all(), one_model=model is not None)
 
     def set_alias(
         self, model: str, alias: str, version: int, *, audit: Audit | None = None
@@ -163,23 +150,94 @@ class SqlModelStore:
                 raise NotFoundError(f"model {model!r} has no alias {alias!r}")
             self._db.audit(conn, audit)
 
+    def set_onnx(
+        self, model: str, version: int, digest: str | None, *, audit: Audit | None = None
+    ) -> ModelVersion:
+        """Record (or, with ``None``, clear) the digest of a version's ONNX conversion.
+
+        Raises:
+            NotFoundError: No such version.
+        """
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.version == version,
+                    model_versions.c.model_id.in_(
+                        select(models.c.id).where(models.c.name == model)
+                    ),
+                )
+                .values(onnx_digest=digest)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(
+                    f"no model version {model}/{version}",
+                    hint="list them with `closedloop models list`",
+                )
+            self._db.audit(conn, audit)
+        return self.get_version(f"{model}/{version}")
+
     # blobs -------------------------------------------------------------------------------
     def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
-        """The digests of the versions' serialised model blobs (among ``among``)."""
-        return referenced_in(self._db, model_versions.c.artifact_digest, among)
+        """The digests of the versions' model blobs and ONNX conversions (among ``among``)."""
+        found = referenced_in(self._db, model_versions.c.artifact_digest, among)
+        found |= referenced_in(self._db, model_versions.c.onnx_digest, among)
+        found.discard(None)  # type: ignore[arg-type,unused-ignore]  # versions without one
+        return found
 
     def blob_references(self) -> list[BlobReference]:
-        """One ``model version`` reference per version (``<model>/<version>``)."""
-        q = select(models.c.name, model_versions.c.version, model_versions.c.artifact_digest)
-        q = q.join(models, models.c.id == model_versions.c.model_id)
+        """Each version's ``model version`` blob and any ``model version onnx`` conversion.
+
+        Each is named ``<model>/<version>``.
+        """
+        q = select(
+            models.c.name,
+            model_versions.c.version,
+            model_versions.c.artifact_digest,
+            model_versions.c.onnx_digest,
+        ).join(models, models.c.id == model_versions.c.model_id)
         with self._db.read() as conn:
             rows = conn.execute(q).all()
-        return [
+        refs = [
             BlobReference(r.artifact_digest, "model version", f"{r.name}/{r.version}") for r in rows
         ]
+        refs += [
+            BlobReference(r.onnx_digest, "model version onnx", f"{r.name}/{r.version}")
+            for r in rows
+            if r.onnx_digest is not None
+        ]
+        return refs
 
 
-def _model_version(r: Any, aliases: tuple[str, ...]) -> ModelVersion:
+def _hydrate(conn: Connection, rows: Sequence[Any], *, one_model: bool) -> list[ModelVersion]:
+    """The versions of ``rows`` with their aliases and tags (two queries in all).
+
+    ``one_model``: every row is of the first row's model (the queries are narrowed to it).
+    """
+    if not rows:
+        return []
+    aliases_q = select(model_aliases)
+    tags_q = select(model_version_tags)
+    if one_model:
+        aliases_q = aliases_q.where(model_aliases.c.model_id == rows[0].model_id)
+        tags_q = tags_q.where(model_version_tags.c.model_id == rows[0].model_id)
+    aliases: dict[tuple[int, int], list[str]] = {}
+    for a in conn.execute(aliases_q):
+        aliases.setdefault((a.model_id, a.version), []).append(a.alias)
+    tags: dict[tuple[int, int], dict[str, str]] = {}
+    for t in conn.execute(tags_q):
+        tags.setdefault((t.model_id, t.version), {})[t.key] = t.value
+    return [
+        _model_version(
+            r,
+            tuple(sorted(aliases.get((r.model_id, r.version), []))),
+            dict(sorted(tags.get((r.model_id, r.version), {}).items())),
+        )
+        for r in rows
+    ]
+
+
+def _model_version(r: Any, aliases: tuple[str, ...], tags: dict[str, str]) -> ModelVersion:
     return ModelVersion(
         id=f"{r.model}/{r.version}",
         model=r.model,
@@ -193,4 +251,7 @@ def _model_version(r: Any, aliases: tuple[str, ...]) -> ModelVersion:
         metrics=json.loads(r.metrics),
         aliases=aliases,
         created_at=r.created_at,
+        onnx_digest=r.onnx_digest,
+        description=r.description,
+        tags=tags,
     )
