@@ -17,7 +17,7 @@ from closedloop.core._entities import (
     now_ms,
 )
 from closedloop.core._models import ModelVersion
-from closedloop.core._predictions import Prediction
+from closedloop.core._predictions import ROLES, Label, LoggedRequest, Prediction
 from closedloop.core._principal import PRINCIPAL_KINDS, Principal, PrincipalKind
 from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
 from closedloop.core._query import (
@@ -54,7 +54,10 @@ __all__ = [
     "Not",
     "Or",
     "PendingAudit",
+    "Label",
+    "LoggedRequest",
     "Prediction",
+    "ROLES",
     "Principal",
     "PrincipalKind",
     "ProgressCallback",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from closedloop.crypto._envelope import CHUNK_SIZE, ENVELOPE_MAGIC, EnvelopeReader, EnvelopeWriter
 from closedloop.crypto._keyring import KEY_SIZE, SIGNATURE_SIZE, Keyring, key_id_for
+from closedloop.crypto._records import RecordSealer
 
 __all__ = [
     "CHUNK_SIZE",
@@ -13,5 +14,6 @@ __all__ = [
     "EnvelopeReader",
     "EnvelopeWriter",
     "Keyring",
+    "RecordSealer",
     "key_id_for",
 ]

@@ -280,6 +280,31 @@ class Keyring:
         if not hmac.compare_digest(_hmac(key, message), signature):
             raise CryptoError(f"signature under {key_id!r} does not match")
 
+    def derive(self, purpose: bytes, *, key_id: str | None = None) -> tuple[str, bytes]:
+        """A 32-byte key for ``purpose`` derived (HMAC-SHA256) from a workspace key.
+
+        Derived keys separate uses (record sealing, signing) so one never serves another.
+
+        Args:
+            purpose: A label such as ``b"closedloop/prediction-log/v1"``.
+            key_id: The workspace key to derive from; default the active one.
+
+        Returns:
+            ``(key id, derived key)``.
+
+        Raises:
+            KeyNotFoundError: ``key_id`` is not in this keyring.
+        """
+        active, keys = self._state
+        chosen = active if key_id is None else key_id
+        key = keys.get(chosen)
+        if key is None:
+            raise KeyNotFoundError(
+                f"key {chosen!r} is not in the keyring",
+                hint="use the keyring of the workspace that wrote the object",
+            )
+        return chosen, hmac.new(key, b"closedloop/derive/v1\x00" + purpose, "sha256").digest()
+
     def rotate(self, path: str | os.PathLike[str] | None = None) -> str:
         """Add a fresh key, make it active and save the keyring.
 

@@ -3,33 +3,68 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from closedloop.core import Audit, Prediction
+from closedloop.core import Audit, Label, LoggedRequest
 from closedloop.metadata._domain import DomainStore
 
 __all__ = ["PredictionLog"]
 
 
 class PredictionLog(DomainStore, Protocol):
-    """Append-only log of served predictions, one entry per input row."""
+    """Append-only log of answered requests (one entry per request and model version)."""
 
-    def append(self, items: Sequence[Prediction], *, audit: Audit | None = None) -> None:
-        """Append in one transaction, with the request's audit event when given."""
+    def append_requests(
+        self, items: Sequence[LoggedRequest], *, audits: Sequence[Audit] = ()
+    ) -> None:
+        """Append requests and their audit events in one transaction (all or nothing).
+
+        Raises:
+            AlreadyExistsError: A ``(request_id, model_version_id)`` is already logged.
+        """
         ...
 
-    def count(self, model_version_id: str | None = None) -> int:
-        """Number of logged predictions."""
-        ...
-
-    def list(
+    def count(
         self,
         model_version_id: str | None = None,
         *,
+        endpoint: str | None = None,
+        role: str | None = None,
         since: int | None = None,
         until: int | None = None,
+    ) -> int:
+        """Number of logged rows (the sum of the requests' ``n_rows``)."""
+        ...
+
+    def list_requests(
+        self,
+        model_version_id: str | None = None,
+        *,
+        endpoint: str | None = None,
+        role: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        request_ids: Collection[str] | None = None,
         limit: int | None = None,
-    ) -> builtins.list[Prediction]:
-        """Predictions in logging order."""
+    ) -> builtins.list[LoggedRequest]:
+        """Requests in logging order (``since`` inclusive, ``until`` exclusive, in ms)."""
+        ...
+
+    def known_request_ids(self, request_ids: Collection[str]) -> set[str]:
+        """Those of ``request_ids`` that are logged (for any version)."""
+        ...
+
+    def put_labels(self, labels: Sequence[Label], *, audit: Audit | None = None) -> None:
+        """Attach labels in one transaction; a label for a row that has one replaces it."""
+        ...
+
+    def list_labels(
+        self,
+        request_ids: Collection[str] | None = None,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> builtins.list[Label]:
+        """Labels, by request id then row (``since``/``until`` filter their time)."""
         ...

@@ -60,7 +60,7 @@ class Batch:
 
     def matrix(self) -> np.ndarray | None:
         """The rows as one 2-D ``float64`` array when every column is numeric, else ``None``."""
-        if not all(c.type.is_numeric() for c in self.signature.columns):
+        if not all(c.type.is_numeric for c in self.signature.columns):
             return None
         if len(self.columns) == 1:
             (only,) = self.columns.values()
@@ -90,7 +90,8 @@ def _jsonable(array: np.ndarray, logical: LogicalType) -> list[Any]:
         return [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in array]
     if array.dtype.kind == "f":
         return [None if v != v else v for v in array.tolist()]
-    return array.tolist()
+    out: list[Any] = array.tolist()
+    return out
 
 
 @dataclass(slots=True)
@@ -99,7 +100,7 @@ class Scored:
 
     Attributes:
         labels: One label (or regression value) per row.
-        probabilities: ``n_rows × len(classes)`` class probabilities, for classifiers that
+        probabilities: ``n_rows x len(classes)`` class probabilities, for classifiers that
             have them; ``None`` otherwise.
         classes: Class labels in the probability columns' order (empty for regressors).
         model_version_id: ``<name>/<version>`` that scored.
@@ -112,4 +113,5 @@ class Scored:
 
     def label_list(self) -> list[Any]:
         """The labels as JSON-ready Python values."""
-        return self.labels.tolist()
+        out: list[Any] = self.labels.tolist()
+        return out

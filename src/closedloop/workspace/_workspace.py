@@ -23,7 +23,7 @@ from closedloop._fs import make_private_dirs, write_new_private_file
 from closedloop.artifacts import ArtifactStore, get_artifact_store
 from closedloop.config import CONFIG_FILE, Settings, load_settings
 from closedloop.core import AuditEvent, Principal, ProgressCallback
-from closedloop.crypto import Keyring
+from closedloop.crypto import Keyring, RecordSealer
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
 from closedloop.metadata import MetadataStore, get_metadata_store, strip_password
 from closedloop.workspace._actions import Access, Actions, is_audited, lookup_action
@@ -99,6 +99,8 @@ class Workspace:
         settings: The settings it was opened with.
         location: Where its pieces live (``None`` for injected in-memory stores).
         principal: Who acts; defaults to the operating-system user (kind ``os``).
+        keyring: The workspace keys (``None`` for injected stores without keys: records
+            that would be sealed are then stored plain).
     """
 
     def __init__(
@@ -109,8 +111,11 @@ class Workspace:
         settings: Settings | None = None,
         location: WorkspaceLocation | None = None,
         principal: Principal | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.metadata = metadata
+        self.keyring = keyring
+        self._sealers: dict[bytes, RecordSealer] = {}
         self.artifacts = artifacts
         self.settings = settings or Settings()
         self.location = location
@@ -173,6 +178,15 @@ class Workspace:
             events.clear()
             self._write_events(batch, raise_errors=raise_errors)
 
+    def record_sealer(self, purpose: bytes) -> RecordSealer | None:
+        """The sealer of records for ``purpose`` (``None`` when the workspace has no keys)."""
+        if self.keyring is None:
+            return None
+        sealer = self._sealers.get(purpose)
+        if sealer is None:
+            sealer = self._sealers.setdefault(purpose, RecordSealer(self.keyring, purpose))
+        return sealer
+
     # construction ----------------------------------------------------------------------------
     @classmethod
     def open(
@@ -204,7 +218,7 @@ class Workspace:
         except BaseException:
             metadata.close()
             raise
-        return cls(metadata, artifacts, settings=settings, location=location)
+        return cls(metadata, artifacts, settings=settings, location=location, keyring=keyring)
 
     @classmethod
     def init(

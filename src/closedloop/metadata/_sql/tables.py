@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -28,10 +29,15 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "loop_decisions",
+    "model_alias_history",
     "model_aliases",
+    "model_tags",
+    "model_version_tags",
+    "prediction_labels",
+    "prediction_requests",
     "model_versions",
     "models",
-    "predictions",
+    "endpoints",
     "experiments",
     "latest_metrics",
     "metadata",
@@ -45,7 +51,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; a test checks it equals the scripts' head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 #: Alembic's version table. Not Alembic's default ``alembic_version``, which other tools
 #: sharing the database (Optuna's RDB storage) keep their own revision in.
@@ -193,6 +199,7 @@ models = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),  # revision 0004
 )
 
 model_versions = Table(
@@ -209,6 +216,8 @@ model_versions = Table(
     Column("classes", Text, nullable=False),
     Column("metrics", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),  # revision 0004
+    Column("onnx_digest", String(71), nullable=True),  # revision 0004
     UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
 )
 
@@ -218,21 +227,6 @@ model_aliases = Table(
     Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
     Column("alias", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
-)
-
-predictions = Table(
-    "predictions",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("request_id", String(64), nullable=False),
-    Column("row", Integer, nullable=False),
-    Column("time", BigInteger, nullable=False),
-    Column("model_version_id", String(300), nullable=False),
-    Column("inputs", Text, nullable=False),
-    Column("output", Text, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    UniqueConstraint("request_id", "row", name="uq_predictions_request_row"),
-    Index("ix_predictions_model_time", "model_version_id", "time"),
 )
 
 loop_decisions = Table(
@@ -247,4 +241,82 @@ loop_decisions = Table(
     Column("reasons", Text, nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_loop_decisions_model_time", "model", "time"),
+)
+
+# --- revision 0004: serving in depth --------------------------------------------------------
+
+prediction_requests = Table(
+    "prediction_requests",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("model_version_id", String(300), nullable=False),
+    Column("endpoint", String(255), nullable=True),
+    Column("role", String(16), nullable=False),  # primary | shadow
+    Column("n_rows", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("format", String(32), nullable=False),  # arrow/1 (sealed) | json-rows/1 (moved)
+    Column("key_id", String(64), nullable=True),  # the data key that sealed the payload
+    Column("payload", LargeBinary, nullable=False),
+    UniqueConstraint(
+        "request_id", "model_version_id", name="uq_prediction_requests_request_version"
+    ),
+    Index("ix_prediction_requests_version_time", "model_version_id", "time"),
+    Index("ix_prediction_requests_endpoint_time", "endpoint", "time"),
+    Index("ix_prediction_requests_time", "time"),
+)
+
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("label", Text, nullable=False),  # JSON
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Index("ix_prediction_labels_time", "time"),
+)
+
+model_alias_history = Table(
+    "model_alias_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("model", String(255), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("from_version", Integer, nullable=True),  # NULL: the alias was new
+    Column("to_version", Integer, nullable=True),  # NULL: the alias was deleted
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Index("ix_model_alias_history_model_time", "model", "alias", "time"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("spec", Text, nullable=False),  # JSON: {"routes": [...], "shadows": [...]}
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(255), nullable=False),
 )
