@@ -31,7 +31,7 @@ class LoggedRequest:
         role: ``primary`` (its answer was sent) or ``shadow`` (scored, never sent).
         n_rows: How many rows the request had.
         latency_ms: From the first byte of the request to its answer being committed.
-        format: How ``payload`` is encoded: ``arrow/1`` or ``json-rows/1`` (moved from the
+        format: How ``payload`` is encoded: ``columns/1`` or ``json-rows/1`` (moved from the
             per-row log of schema 0003).
         key_id: The workspace key whose derived key sealed ``payload``; ``None``: plain.
         payload: The rows' inputs and outputs.

@@ -5,7 +5,7 @@ model version (:func:`logged_request`); readers open them (:func:`open_request`)
 """
 
 from closedloop.predictions._codec import (
-    FORMAT_ARROW,
+    FORMAT_COLUMNS,
     FORMAT_JSON_ROWS,
     LOG_PURPOSE,
     DecodedRows,
@@ -16,7 +16,7 @@ from closedloop.predictions._codec import (
 from closedloop.predictions._records import logged_request, open_request
 
 __all__ = [
-    "FORMAT_ARROW",
+    "FORMAT_COLUMNS",
     "FORMAT_JSON_ROWS",
     "LOG_PURPOSE",
     "DecodedRows",

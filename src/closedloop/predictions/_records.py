@@ -10,7 +10,7 @@ from closedloop.core import LoggedRequest
 from closedloop.crypto import RecordSealer
 from closedloop.errors import ConfigurationError
 from closedloop.predictions._codec import (
-    FORMAT_ARROW,
+    FORMAT_COLUMNS,
     FORMAT_JSON_ROWS,
     DecodedRows,
     associated_data,
@@ -66,7 +66,7 @@ def logged_request(
         role=role,
         n_rows=n_rows,
         latency_ms=latency_ms,
-        format=FORMAT_ARROW,
+        format=FORMAT_COLUMNS,
         key_id=key_id,
         payload=payload,
     )

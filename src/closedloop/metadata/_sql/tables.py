@@ -256,7 +256,7 @@ prediction_requests = Table(
     Column("role", String(16), nullable=False),  # primary | shadow
     Column("n_rows", Integer, nullable=False),
     Column("latency_ms", Float, nullable=False),
-    Column("format", String(32), nullable=False),  # arrow/1 (sealed) | json-rows/1 (moved)
+    Column("format", String(32), nullable=False),  # columns/1 (sealed) | json-rows/1 (moved)
     Column("key_id", String(64), nullable=True),  # the data key that sealed the payload
     Column("payload", LargeBinary, nullable=False),
     UniqueConstraint(

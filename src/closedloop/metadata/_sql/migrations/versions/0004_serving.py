@@ -4,7 +4,7 @@ descriptions and tags, ONNX conversions, and endpoints.
 - ``prediction_requests`` replaces ``predictions``: one row per answered request per model
   version (a shadow version logs its own row under the same request id), with the ids,
   times, version, endpoint, role, row count and latency in the clear and the rows' inputs
-  and outputs in ``payload``: an Arrow IPC stream sealed with a workspace data key
+  and outputs in ``payload``: a columnar MessagePack document sealed with a workspace data key
   (``key_id`` names it) or, for rows this migration moves from ``predictions``, the old
   JSON rows unsealed (``key_id`` NULL, ``format`` ``json-rows/1``).
 - ``prediction_labels``: ground truth attached to logged rows by request id and row.
