@@ -44,6 +44,7 @@ LOG_PURPOSE = b"closedloop/prediction-log/v1"
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder()
 _RAW_KINDS = frozenset("fiubM")
+_NS = np.dtype("datetime64[ns]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,12 @@ def associated_data(request_id: str, model_version_id: str, role: str, n_rows: i
 
 
 def _column(values: np.ndarray) -> list[Any]:
-    if values.dtype.kind in _RAW_KINDS:
-        if values.dtype.kind == "M":
-            values = values.astype("<M8[ns]")
-        arr = values.astype(values.dtype.newbyteorder("<"), copy=False)
-        return [arr.dtype.str, np.ascontiguousarray(arr).tobytes()]
+    kind = values.dtype.kind
+    if kind in _RAW_KINDS:
+        if kind == "M" and values.dtype != _NS:
+            values = values.astype(_NS)
+        # ``dtype.str`` carries the byte order (``<f8``), so any reader decodes it right.
+        return [values.dtype.str, values.tobytes()]
     return ["list", [_plain(v) for v in values.tolist()]]
 
 
