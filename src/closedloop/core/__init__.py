@@ -3,6 +3,7 @@
 from closedloop.core._audit import Audit, PendingAudit, commit_audit
 from closedloop.core._datasets import DatasetVersion
 from closedloop.core._decisions import LoopDecision
+from closedloop.core._endpoints import Endpoint, Route
 from closedloop.core._entities import (
     ArtifactRef,
     AuditEvent,
@@ -16,7 +17,7 @@ from closedloop.core._entities import (
     ms_to_datetime,
     now_ms,
 )
-from closedloop.core._models import ModelVersion
+from closedloop.core._models import AliasChange, ModelVersion, RegisteredModel
 from closedloop.core._predictions import ROLES, Label, LoggedRequest, Prediction
 from closedloop.core._principal import PRINCIPAL_KINDS, Principal, PrincipalKind
 from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
@@ -37,12 +38,14 @@ from closedloop.core._schema import ColumnSchema, LogicalType, TableSchema
 __all__ = [
     "ATTRIBUTES",
     "PRINCIPAL_KINDS",
+    "AliasChange",
     "Audit",
     "And",
     "ArtifactRef",
     "AuditEvent",
     "ColumnSchema",
     "DatasetVersion",
+    "Endpoint",
     "Comparison",
     "Experiment",
     "Field",
@@ -64,6 +67,8 @@ __all__ = [
     "ProgressEvent",
     "OrderBy",
     "Project",
+    "RegisteredModel",
+    "Route",
     "Run",
     "RunInput",
     "RunPage",

@@ -10,6 +10,7 @@ from closedloop.metadata._backends import (
 from closedloop.metadata._datasets import DatasetStore
 from closedloop.metadata._decisions import DecisionStore
 from closedloop.metadata._domain import BlobReference, DomainStore
+from closedloop.metadata._endpoints import EndpointStore
 from closedloop.metadata._models import ModelStore
 from closedloop.metadata._predictions import PredictionLog
 from closedloop.metadata._protocol import MetadataStore
@@ -19,6 +20,7 @@ __all__ = [
     "DatasetStore",
     "DecisionStore",
     "DomainStore",
+    "EndpointStore",
     "MetadataStore",
     "ModelStore",
     "PredictionLog",

@@ -20,6 +20,7 @@ from closedloop.core import (
 from closedloop.metadata._datasets import DatasetStore
 from closedloop.metadata._decisions import DecisionStore
 from closedloop.metadata._domain import BlobReference, DomainStore
+from closedloop.metadata._endpoints import EndpointStore
 from closedloop.metadata._models import ModelStore
 from closedloop.metadata._predictions import PredictionLog
 
@@ -54,6 +55,11 @@ class MetadataStore(Protocol):
     @property
     def decisions(self) -> DecisionStore:
         """Loop decisions."""
+        ...
+
+    @property
+    def endpoints(self) -> EndpointStore:
+        """Endpoints: weighted routes and shadows over model versions."""
         ...
 
     @property
@@ -208,9 +214,9 @@ class MetadataStore(Protocol):
         """Add a domain store to those asked which blobs their records reference.
 
         The store's own domains (run artifacts, ``datasets``, ``models``, ``predictions``,
-        ``decisions``) are registered when it opens; a new domain registers itself so that
-        ``gc`` keeps and ``verify`` checks its blobs. Registering the same object again does
-        nothing.
+        ``decisions``, ``endpoints``) are registered when it opens; a new domain registers
+        itself so that ``gc`` keeps and ``verify`` checks its blobs. Registering the same
+        object again does nothing.
         """
         ...
 

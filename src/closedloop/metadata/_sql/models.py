@@ -8,12 +8,22 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from closedloop.core import Audit, ModelVersion, TableSchema, now_ms
+from closedloop.core import (
+    AliasChange,
+    Audit,
+    ModelVersion,
+    RegisteredModel,
+    TableSchema,
+    commit_audit,
+    now_ms,
+)
 from closedloop.errors import InvalidArgumentError, NotFoundError
 from closedloop.metadata._domain import BlobReference
+from closedloop.metadata._sql import model_catalog
 from closedloop.metadata._sql._db import Database, dumps
 from closedloop.metadata._sql._refs import named_id, referenced_in, split_ref
 from closedloop.metadata._sql.tables import (
+    model_alias_history,
     model_aliases,
     model_version_tags,
     model_versions,
@@ -116,16 +126,29 @@ class SqlModelStore:
             return _hydrate(conn, conn.execute(q).all(), one_model=model is not None)
 
     def set_alias(
-        self, model: str, alias: str, version: int, *, audit: Audit | None = None
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        audit: Audit | None = None,
     ) -> ModelVersion:
-        """Point ``alias`` at ``version`` (moving it from any other version)."""
+        """Point ``alias`` at ``version`` (moving it), with a history row of the move."""
         if not alias or alias == "latest" or alias.isdigit() or "/" in alias or "@" in alias:
             raise InvalidArgumentError(
                 f"{alias!r} cannot be an alias", hint="use a word such as champion or challenger"
             )
+        if len(alias) > 64:
+            raise InvalidArgumentError(
+                f"alias {alias[:20]!r}… is {len(alias)} characters long",
+                hint="use an alias of at most 64 characters",
+            )
         target = self.get_version(f"{model}/{version}")
         with self._db.write() as conn:
             model_id = named_id(conn, models, model, self._db)
+            previous = _alias_version(conn, model_id, alias)
             stmt = self._db.insert(model_aliases).values(
                 model_id=model_id, alias=alias, version=version
             )
@@ -134,21 +157,81 @@ class SqlModelStore:
                     index_elements=["model_id", "alias"], set_={"version": version}
                 )
             )
-            self._db.audit(conn, audit)
+            _record_move(conn, audit, model, alias, previous, version, actor, reason)
         return self.get_version(target.id)
 
-    def delete_alias(self, model: str, alias: str, *, audit: Audit | None = None) -> None:
-        """Remove an alias."""
+    def delete_alias(
+        self,
+        model: str,
+        alias: str,
+        *,
+        reason: str = "",
+        actor: str | None = None,
+        audit: Audit | None = None,
+    ) -> None:
+        """Remove an alias, with a history row of its removal."""
         with self._db.write() as conn:
-            result = conn.execute(
+            model_id = conn.execute(select(models.c.id).where(models.c.name == model)).scalar()
+            previous = None if model_id is None else _alias_version(conn, model_id, alias)
+            if model_id is None or previous is None:
+                raise NotFoundError(f"model {model!r} has no alias {alias!r}")
+            conn.execute(
                 delete(model_aliases).where(
-                    model_aliases.c.alias == alias,
-                    model_aliases.c.model_id.in_(select(models.c.id).where(models.c.name == model)),
+                    model_aliases.c.model_id == model_id, model_aliases.c.alias == alias
                 )
             )
-            if result.rowcount == 0:
-                raise NotFoundError(f"model {model!r} has no alias {alias!r}")
-            self._db.audit(conn, audit)
+            _record_move(conn, audit, model, alias, previous, None, actor, reason)
+
+    def alias_history(self, model: str, alias: str | None = None) -> list[AliasChange]:
+        """The moves of ``model``'s aliases (only ``alias``'s when given), newest first."""
+        q = select(model_alias_history).where(model_alias_history.c.model == model)
+        if alias is not None:
+            q = q.where(model_alias_history.c.alias == alias)
+        with self._db.read() as conn:
+            rows = conn.execute(q.order_by(model_alias_history.c.id.desc())).all()
+        return [
+            AliasChange(
+                r.id, r.model, r.alias, r.from_version, r.to_version, r.actor, r.reason, r.time
+            )
+            for r in rows
+        ]
+
+    # descriptions and tags (model_catalog) --------------------------------------------------
+    def get_model(self, name: str) -> RegisteredModel:
+        """A registered model with its description, tags and aliases.
+
+        Raises:
+            NotFoundError: No model of that name.
+        """
+        return model_catalog.get_model(self._db, name)
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+        return model_catalog.list_models(self._db)
+
+    def set_description(
+        self, model: str, version: int | None, text: str | None, *, audit: Audit | None = None
+    ) -> None:
+        """Set (``None``: clear) the description of a model or of one of its versions."""
+        model_catalog.set_description(self._db, model, version, text, audit=audit)
+
+    def set_tag(
+        self,
+        model: str,
+        version: int | None,
+        key: str,
+        value: str,
+        *,
+        audit: Audit | None = None,
+    ) -> None:
+        """Set a tag of a model or of one of its versions."""
+        model_catalog.set_tag(self._db, model, version, key, value, audit=audit)
+
+    def delete_tag(
+        self, model: str, version: int | None, key: str, *, audit: Audit | None = None
+    ) -> None:
+        """Remove a tag of a model or of one of its versions."""
+        model_catalog.delete_tag(self._db, model, version, key, audit=audit)
 
     def set_onnx(
         self, model: str, version: int, digest: str | None, *, audit: Audit | None = None
@@ -207,6 +290,41 @@ class SqlModelStore:
             if r.onnx_digest is not None
         ]
         return refs
+
+
+def _alias_version(conn: Connection, model_id: int, alias: str) -> int | None:
+    """The version ``alias`` points at now (locked until commit on PostgreSQL), or None."""
+    q = select(model_aliases.c.version).where(
+        model_aliases.c.model_id == model_id, model_aliases.c.alias == alias
+    )
+    found = conn.execute(q.with_for_update()).scalar()
+    return None if found is None else int(found)
+
+
+def _record_move(
+    conn: Connection,
+    audit: Audit | None,
+    model: str,
+    alias: str,
+    previous: int | None,
+    version: int | None,
+    actor: str | None,
+    reason: str,
+) -> None:
+    """The history row of an alias move and the move's audit event, in ``conn``."""
+    event = commit_audit(audit, from_version=previous, to_version=version)
+    conn.execute(
+        insert(model_alias_history).values(
+            model=model,
+            alias=alias,
+            from_version=previous,
+            to_version=version,
+            actor=(actor or (event.actor if event is not None else ""))[:255],
+            reason=reason,
+            time=now_ms(),
+        )
+    )
+    Database.audit(conn, event)
 
 
 def _hydrate(conn: Connection, rows: Sequence[Any], *, one_model: bool) -> list[ModelVersion]:

@@ -39,6 +39,7 @@ from closedloop.metadata._sql.artifacts import SqlRunArtifacts
 from closedloop.metadata._sql.audit import SqlAuditLog
 from closedloop.metadata._sql.datasets import SqlDatasetStore
 from closedloop.metadata._sql.decisions import SqlDecisionStore
+from closedloop.metadata._sql.endpoints import SqlEndpointStore
 from closedloop.metadata._sql.models import SqlModelStore
 from closedloop.metadata._sql.predictions import SqlPredictionLog
 from closedloop.metadata._sql.tables import (
@@ -79,6 +80,7 @@ class SqlMetadataStore:
         self.models = SqlModelStore(self._db)
         self.predictions = SqlPredictionLog(self._db)
         self.decisions = SqlDecisionStore(self._db)
+        self.endpoints = SqlEndpointStore(self._db)
         self._artifacts = SqlRunArtifacts(self._db)
         self._audit_log = SqlAuditLog(self._db)
         self._run_writes = RunWrites(self._db)
@@ -88,6 +90,7 @@ class SqlMetadataStore:
             self.models,
             self.predictions,
             self.decisions,
+            self.endpoints,
         ]
         # Experiments are never deleted or renamed, so a found one can be remembered.
         self._experiments: dict[tuple[str, str], Experiment] = {}
