@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from closedloop import tracking
+from closedloop._client._endpoints import EndpointsClient
 from closedloop._client._lifecycle import (
     DatasetsClient,
     DecisionsClient,
@@ -58,9 +59,11 @@ class Client:
         runs: Start, read, search, compare and delete runs; metric histories; artifacts.
         experiments: List and read experiments.
         datasets: Ingest, load, list, read and validate dataset versions.
-        models: Register, read, list and load model versions; set and delete aliases.
+        models: Register, read, list and load model versions; aliases and their history;
+            descriptions and tags.
         predictions: Count and list the prediction log.
         decisions: List the loop's champion/challenger decisions.
+        endpoints: Create, update, read, list, delete and resolve endpoints.
         audit: List audit events.
 
     Example:
@@ -86,6 +89,7 @@ class Client:
         self.models = ModelsClient(self.workspace)
         self.predictions = PredictionsClient(self.workspace)
         self.decisions = DecisionsClient(self.workspace)
+        self.endpoints = EndpointsClient(self.workspace)
         self.audit = AuditClient(self.workspace)
 
     def close(self) -> None:

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from closedloop._client._tracking import Area
 from closedloop.core import (
+    AliasChange,
     DatasetVersion,
     LoopDecision,
     ModelVersion,
     Prediction,
     ProgressCallback,
+    RegisteredModel,
     TableSchema,
 )
 
@@ -197,17 +199,56 @@ class ModelsClient(Area):
 
         return registry.load_model(self.workspace, ref).model
 
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point an alias (``champion``) at a version: promotion and rollback."""
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
+        """Point an alias (``champion``) at a version: promotion and rollback.
+
+        The move and ``reason`` are kept in the alias's history (:meth:`alias_history`).
+        """
         from closedloop import registry
 
-        return registry.set_alias(self.workspace, name, alias, version)
+        return registry.set_alias(self.workspace, name, alias, version, reason=reason)
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove an alias from the model ``name``."""
+    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
+        """Remove an alias from the model ``name`` (kept in its history with ``reason``)."""
         from closedloop import registry
 
-        registry.delete_alias(self.workspace, name, alias)
+        registry.delete_alias(self.workspace, name, alias, reason=reason)
+
+    def alias_history(self, name: str, alias: str | None = None) -> builtins.list[AliasChange]:
+        """Every move of ``name``'s aliases (or of one), newest first: from, to, who, why."""
+        from closedloop import registry
+
+        return registry.alias_history(self.workspace, name, alias)
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """A model's description, tags, latest version and aliases."""
+        from closedloop import registry
+
+        return registry.get_model(self.workspace, name)
+
+    def list_models(self) -> builtins.list[RegisteredModel]:
+        """Every registered model, by name."""
+        from closedloop import registry
+
+        return registry.list_models(self.workspace)
+
+    def set_description(self, ref_or_name: str, text: str | None) -> None:
+        """Describe a model (``churn``) or a version (``churn/3``); empty text clears it."""
+        from closedloop import registry
+
+        registry.set_description(self.workspace, ref_or_name, text)
+
+    def set_tag(self, ref_or_name: str, key: str, value: str) -> None:
+        """Set a tag of a model (``churn``) or of a version (``churn/3``)."""
+        from closedloop import registry
+
+        registry.set_tag(self.workspace, ref_or_name, key, value)
+
+    def delete_tag(self, ref_or_name: str, key: str) -> None:
+        """Remove a tag of a model or of a version."""
+        from closedloop import registry
+
+        registry.delete_tag(self.workspace, ref_or_name, key)
 
 
 class PredictionsClient(Area):

@@ -169,7 +169,13 @@ def challenge_champion(
     )
     promoted, reasons = decide(champion_eval, challenger_eval, policy)
     if promoted:
-        challenger = set_alias(ws, model, "champion", challenger.version)
+        challenger = set_alias(
+            ws,
+            model,
+            "champion",
+            challenger.version,
+            reason=f"loop promoted {challenger.id} over {champion.id}: " + "; ".join(reasons),
+        )
     detail = {
         "trigger": list(trigger),
         "policy": {

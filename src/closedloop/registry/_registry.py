@@ -44,10 +44,10 @@ class LoadedModel:
     model: Any
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, kind: str = "model") -> None:
     if not name or any(c in name for c in "@/ ") or len(name) > 255:
         raise InvalidArgumentError(
-            f"{name!r} is not a valid model name",
+            f"{name!r} is not a valid {kind} name",
             hint="use letters, digits, '-', '_' or '.', without '@', '/' or spaces",
         )
 
@@ -109,7 +109,7 @@ def register_model(
             audit=act,
         )
     for alias in aliases:
-        version = set_alias(ws, name, alias, version.version)
+        version = set_alias(ws, name, alias, version.version, reason="set at registration")
     return version
 
 
@@ -198,20 +198,37 @@ def register_model_from_run(
             audit=act,
         )
     for alias in aliases:
-        version = set_alias(ws, name, alias, version.version)
+        version = set_alias(ws, name, alias, version.version, reason="set at registration")
     return version
 
 
-def set_alias(ws: Workspace, name: str, alias: str, version: int) -> ModelVersion:
-    """Point ``alias`` (e.g. ``champion``) at ``version`` of ``name``."""
-    with ws.action(Actions.MODEL_ALIAS, f"model:{name}@{alias}", version=version) as act:
-        return ws.metadata.models.set_alias(name, alias, version, audit=act)
+def set_alias(
+    ws: Workspace, name: str, alias: str, version: int, *, reason: str = ""
+) -> ModelVersion:
+    """Point ``alias`` (e.g. ``champion``) at ``version`` of ``name``.
+
+    The move (from which version, to which, who, ``reason``) is written to the alias's
+    history in the same transaction (see :func:`alias_history`).
+
+    Args:
+        ws: The workspace.
+        name: Model name.
+        alias: The alias to point (``champion``, ``challenger``, …).
+        version: The version number it points at from now on.
+        reason: Why, in words (kept in the history and the audit detail).
+    """
+    with ws.action(
+        Actions.MODEL_ALIAS, f"model:{name}@{alias}", version=version, reason=reason
+    ) as act:
+        return ws.metadata.models.set_alias(
+            name, alias, version, reason=reason, actor=ws.actor, audit=act
+        )
 
 
-def delete_alias(ws: Workspace, name: str, alias: str) -> None:
-    """Remove an alias."""
-    with ws.action(Actions.MODEL_ALIAS_DELETE, f"model:{name}@{alias}") as act:
-        ws.metadata.models.delete_alias(name, alias, audit=act)
+def delete_alias(ws: Workspace, name: str, alias: str, *, reason: str = "") -> None:
+    """Remove an alias, recording who removed it and ``reason`` in its history."""
+    with ws.action(Actions.MODEL_ALIAS_DELETE, f"model:{name}@{alias}", reason=reason) as act:
+        ws.metadata.models.delete_alias(name, alias, reason=reason, actor=ws.actor, audit=act)
 
 
 def get_model_version(ws: Workspace, ref: str) -> ModelVersion:

@@ -26,6 +26,7 @@ class ResourceKind(StrEnum):
     MODEL = "model"
     PREDICTION = "prediction"
     DECISION = "decision"
+    ENDPOINT = "endpoint"
     AUDIT = "audit"
 
 
@@ -87,12 +88,21 @@ class Actions(StrEnum):
     MODEL_REGISTER = ("model.register", ResourceKind.MODEL, Access.WRITE)
     MODEL_ALIAS = ("model.alias", ResourceKind.MODEL, Access.WRITE)
     MODEL_ALIAS_DELETE = ("model.alias_delete", ResourceKind.MODEL, Access.WRITE)
+    MODEL_DESCRIBE = ("model.describe", ResourceKind.MODEL, Access.WRITE)
+    MODEL_TAG = ("model.tag", ResourceKind.MODEL, Access.WRITE)
+    MODEL_TAG_DELETE = ("model.tag_delete", ResourceKind.MODEL, Access.WRITE)
     MODEL_READ = ("model.read", ResourceKind.MODEL, Access.READ)
     MODEL_LIST = ("model.list", ResourceKind.MODEL, Access.READ)
     MODEL_LOAD = ("model.load", ResourceKind.MODEL, Access.READ)
     MODEL_PREDICT = ("model.predict", ResourceKind.MODEL, Access.WRITE)  # logs predictions
     MONITOR_DRIFT = ("monitor.drift", ResourceKind.MODEL, Access.WRITE)  # records a run
     PREDICTION_READ = ("prediction.read", ResourceKind.PREDICTION, Access.READ)
+    # endpoints: named traffic splits over model versions
+    ENDPOINT_CREATE = ("endpoint.create", ResourceKind.ENDPOINT, Access.WRITE)
+    ENDPOINT_UPDATE = ("endpoint.update", ResourceKind.ENDPOINT, Access.WRITE)
+    ENDPOINT_DELETE = ("endpoint.delete", ResourceKind.ENDPOINT, Access.WRITE)
+    ENDPOINT_READ = ("endpoint.read", ResourceKind.ENDPOINT, Access.READ)
+    ENDPOINT_LIST = ("endpoint.list", ResourceKind.ENDPOINT, Access.READ)
     # the loop
     LOOP_DECIDE = ("loop.decide", ResourceKind.DECISION, Access.WRITE)
     LOOP_READ = ("loop.read", ResourceKind.DECISION, Access.READ)
