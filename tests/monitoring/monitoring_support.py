@@ -11,9 +11,9 @@ from closedloop.core import (
     DatasetVersion,
     LogicalType,
     ModelVersion,
-    Prediction,
     TableSchema,
 )
+from closedloop.testing import log_frame
 from closedloop.workspace import Workspace
 
 SIGNATURE = TableSchema(
@@ -38,20 +38,8 @@ def register(ws: Workspace) -> ModelVersion:
 
 
 def log_predictions(ws: Workspace, version: ModelVersion, frame: pd.DataFrame, t0: int) -> None:
-    ws.metadata.predictions.append(
-        [
-            Prediction(
-                request_id=f"req-{t0}-{i // 10}",
-                row=i % 10,
-                time=t0 + i,
-                model_version_id=version.id,
-                inputs={**record, "extra": "ignored"},
-                output=1,
-                latency_ms=1.0,
-            )
-            for i, record in enumerate(frame.to_dict(orient="records"))
-        ]
-    )
+    """Log ``frame`` as served requests of ten rows (answered 1), with an extra column."""
+    log_frame(ws, version.id, frame.assign(extra="ignored"), 1, t0=t0)
 
 
 def people(

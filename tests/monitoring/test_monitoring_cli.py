@@ -84,9 +84,10 @@ def test_drift_prints_the_table_writes_the_page_and_names_the_run(
 
 
 def test_drift_json_and_iso_window(invoke: Invoke, served: str) -> None:
-    until = "2023-11-14T22:13:20.001"  # T_OLD + 1 ms as UTC ISO text: only the first row
+    # T_OLD + 1 ms as UTC ISO text: only the first request (its ten rows share its time)
+    until = "2023-11-14T22:13:20.001"
     doc = json.loads(invoke("drift", "m/1", "-r", served, "--until", until, "--json"))
-    assert doc["n_predictions"] == 1
+    assert doc["n_predictions"] == 10
     assert doc["model_version"] == "m/1"
     assert [f["name"] for f in doc["report"]["features"]] == ["age", "income", "color"]
 

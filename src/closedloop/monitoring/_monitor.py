@@ -7,15 +7,23 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from closedloop.core import DatasetVersion, ModelVersion, Prediction, ms_to_datetime
+from closedloop.core import (
+    DatasetVersion,
+    LogicalType,
+    ModelVersion,
+    Prediction,
+    TableSchema,
+    ms_to_datetime,
+)
 from closedloop.data import load
 from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring._drift import DriftDetector
 from closedloop.monitoring._report import DriftReport
+from closedloop.predictions import read_predictions
 from closedloop.tracking import start_run
 from closedloop.workspace import Actions, Workspace
 
-__all__ = ["MonitorResult", "monitor_drift", "predictions_frame"]
+__all__ = ["MonitorResult", "logged_inputs", "monitor_drift", "predictions_frame"]
 
 REPORT_ARTIFACT = "drift_report.html"
 
@@ -54,12 +62,13 @@ def monitor_drift(
     """Check the inputs a model version received against its reference data.
 
     The model version's signature says which columns to check and which are numeric. The
-    current data are the ``inputs`` of the predictions logged for that version in
-    ``[since, until)``; values are read as the signature's types (unreadable numbers count
-    as missing). The result is recorded as a run in ``experiment``: metrics
-    ``drift.share``, ``drift.psi.<feature>`` and ``drift.p_value.<feature>``, tags
-    ``model_version``, ``kind=drift`` and ``drifted_features`` (comma-separated), and the
-    HTML page as artifact ``drift_report.html``.
+    current data are the inputs of the rows logged for that version in ``[since, until)``
+    (answered or shadow-scored; read with :func:`~closedloop.predictions.read_predictions`);
+    values are read as the signature's types (unreadable numbers count as missing). The
+    result is recorded as a run in ``experiment``: metrics ``drift.share``,
+    ``drift.psi.<feature>`` and ``drift.p_value.<feature>``, tags ``model_version``,
+    ``kind=drift`` and ``drifted_features`` (comma-separated), and the HTML page as
+    artifact ``drift_report.html``.
 
     Args:
         ws: The workspace.
@@ -91,22 +100,20 @@ def monitor_drift(
     with ws.action(Actions.MONITOR_DRIFT, f"model:{model_ref}") as act:
         version = ws.metadata.models.get_version(model_ref)
         act["model_version"] = version.id
-        predictions = ws.metadata.predictions.list(version.id, since=since, until=until)
-        if not predictions:
+        logged = read_predictions(ws, version.id, role=None, since=since, until=until)
+        n_predictions = len(logged)
+        if not n_predictions:
             raise InvalidArgumentError(
                 f"no predictions of {version.id} were logged {_window_text(since, until)}",
                 hint="widen the window with since/until, or serve the model first; "
                 "predictions are logged per input row",
             )
-        names = version.signature.names
         detector = DriftDetector(
             version.signature, alpha=alpha, psi_threshold=psi_threshold, bins=bins
         ).fit(_reference_frame(ws, version, reference))
-        current = predictions_frame(predictions, names)
+        current = logged_inputs(logged, version.signature)
         report = detector.compare(current)
-        title = (
-            f"Drift of {version.id}: {len(predictions)} predictions {_window_text(since, until)}"
-        )
+        title = f"Drift of {version.id}: {n_predictions} predictions {_window_text(since, until)}"
         page = report.to_html(title)
         run_id = _record(
             ws,
@@ -115,15 +122,13 @@ def monitor_drift(
             report,
             page,
             experiment,
-            len(predictions),
+            n_predictions,
             since=since,
             until=until,
             bins=bins,
         )
-        act.update(
-            run_id=run_id, n_predictions=len(predictions), drifted=len(report.drifted_features)
-        )
-    return MonitorResult(report, run_id, page, len(predictions), version.id)
+        act.update(run_id=run_id, n_predictions=n_predictions, drifted=len(report.drifted_features))
+    return MonitorResult(report, run_id, page, n_predictions, version.id)
 
 
 def _reference_frame(
@@ -153,6 +158,32 @@ def predictions_frame(predictions: Sequence[Prediction], columns: Sequence[str])
     """
     records = [dict(p.inputs) for p in predictions]
     return pd.DataFrame(records, columns=list(columns), dtype=object)
+
+
+def logged_inputs(logged: pd.DataFrame, signature: TableSchema) -> pd.DataFrame:
+    """The signature's columns of a :func:`~closedloop.predictions.read_predictions` frame.
+
+    Columns become ``object`` with missing values ``None`` (absent ones too), like
+    :func:`predictions_frame`; a column the log stored as floats only because it had gaps
+    (an integer or a category with missing values) gets its integers back, so category
+    ``3`` is not compared as ``3.0``.
+    """
+    out: dict[str, pd.Series] = {}
+    for col in signature:
+        if col.name not in logged.columns:
+            out[col.name] = pd.Series([None] * len(logged), dtype=object)
+            continue
+        series = logged[col.name]
+        present = series.notna()
+        if (
+            col.type is not LogicalType.FLOAT
+            and series.dtype.kind == "f"
+            and bool((series[present] % 1 == 0).all())
+        ):
+            series = series.astype("Int64")
+        values = series.astype(object)
+        out[col.name] = values.where(present, None).reset_index(drop=True)
+    return pd.DataFrame(out, columns=signature.names)
 
 
 def _record(

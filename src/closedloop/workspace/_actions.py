@@ -97,6 +97,7 @@ class Actions(StrEnum):
     MODEL_PREDICT = ("model.predict", ResourceKind.MODEL, Access.WRITE)  # logs predictions
     MONITOR_DRIFT = ("monitor.drift", ResourceKind.MODEL, Access.WRITE)  # records a run
     PREDICTION_READ = ("prediction.read", ResourceKind.PREDICTION, Access.READ)
+    PREDICTION_LABEL = ("prediction.label", ResourceKind.PREDICTION, Access.WRITE)  # feedback
     # endpoints: named traffic splits over model versions
     ENDPOINT_CREATE = ("endpoint.create", ResourceKind.ENDPOINT, Access.WRITE)
     ENDPOINT_UPDATE = ("endpoint.update", ResourceKind.ENDPOINT, Access.WRITE)
