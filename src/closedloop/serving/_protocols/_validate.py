@@ -1,0 +1,607 @@
+"""Signature-derived decoding and validation into column arrays, shared by every protocol.
+
+Each signature gets one :class:`Plan` (cached): msgspec types for the fast path and the
+pydantic row model of :mod:`closedloop.serving._schema_model` for the slow one.
+
+- **Fast path.** The request bytes are decoded by a msgspec decoder whose types are the
+  *strict* form of the signature's (``int`` within int64, ``float``, ``bool``, ``str`` of at
+  most ``max_string_length`` characters, datetimes as ``str``), straight into rows or
+  column lists, which become numpy arrays with one call per column. Nothing the slow path
+  refuses gets through it: it is stricter, never looser.
+- **Slow path.** Anything the fast path does not take (invalid JSON such as ``NaN``, a
+  lax value such as ``"39"`` for an integer or ``7`` for a category, any error) is read
+  again with the standard library's ``json.loads`` and validated row by row by the
+  pydantic row model, the reference semantics of the server. It either gives the same
+  batch the fast path would have, or a :class:`ProtocolError` naming every problem with
+  its field location (at most :data:`MAX_LISTED_ERRORS` listed, the rest counted).
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property, lru_cache
+from operator import attrgetter
+from typing import Annotated, Any, Optional
+
+import msgspec
+import numpy as np
+from pydantic import TypeAdapter, ValidationError
+
+from closedloop.core import ColumnSchema, LogicalType, TableSchema
+from closedloop.errors import InvalidArgumentError
+from closedloop.serving._batch import Batch
+from closedloop.serving._schema_model import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_STRING_LENGTH,
+    request_row_model,
+)
+
+__all__ = [
+    "MAX_LISTED_ERRORS",
+    "ErrorList",
+    "Limits",
+    "Loc",
+    "Plan",
+    "ProtocolError",
+    "load_json",
+    "plan_for",
+]
+
+#: Most problems one error lists in ``detail``; the rest are counted in ``omitted``.
+MAX_LISTED_ERRORS = 20
+#: A field location: keys and indexes from the top of the body (``["body", "records", 3]``).
+Loc = list[str | int]
+
+_MAX_LOC_PART = 64  # characters of one field name shown in a location
+_MAX_MESSAGE = 200  # characters of one message
+_MAX_INPUT = 80  # characters of the repr of an offending value
+_SHOWN_IN_MESSAGE = 5  # problems named in the message itself
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = 60
+_NO_INPUT: Any = object()
+_DEFAULT_HINT = "see 'detail': each entry's 'loc' names the field; the schema is at /metadata"
+_LONG_TEXT_HINT = (
+    "; to accept longer text, raise the serving_max_string_length setting "
+    "(or 'closedloop serve --max-string-length')"
+)
+# Datetimes the model gets are datetime64[ns]: about 1677-09-22 to 2262-04-11.
+_NS_MIN = datetime(1677, 9, 22)
+_NS_MAX = datetime(2262, 4, 11)
+_SMALL = 16  # rows below which columns are built with np.array
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may carry.
+
+    Attributes:
+        max_records: Most rows of one request.
+        max_string_length: Most characters of one category or string value.
+    """
+
+    max_records: int = 10_000
+    max_string_length: int = MAX_STRING_LENGTH
+
+    def __post_init__(self) -> None:
+        for name in ("max_records", "max_string_length"):
+            value = getattr(self, name)
+            if value < 1:
+                raise InvalidArgumentError(f"{name} must be at least 1, got {value}")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a value whose repr fails still gets an answer
+        text = f"<{type(value).__name__}>"
+    return _clip(text, _MAX_INPUT)
+
+
+class ProtocolError(InvalidArgumentError):
+    """A request the protocol layer refuses, with what the HTTP answer needs.
+
+    Args:
+        message: Names the first problems with their field locations.
+        hint: How to fix it.
+        status: 400 (malformed body or unsupported shape), 415 (unsupported content type)
+            or 422 (well-formed, but values are invalid).
+        detail: At most :data:`MAX_LISTED_ERRORS` entries ``{"loc", "msg", "type",
+            "input"}`` (``input`` a short repr, and only when there was one).
+        omitted: How many problems were left out of ``detail``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status: int = 422,
+        detail: list[dict[str, Any]] | None = None,
+        omitted: int = 0,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.detail: list[dict[str, Any]] = list(detail or [])
+        self.omitted = omitted
+
+    @classmethod
+    def single(
+        cls,
+        loc: Loc,
+        msg: str,
+        kind: str,
+        *,
+        status: int = 400,
+        value: Any = _NO_INPUT,
+        hint: str | None = None,
+    ) -> ProtocolError:
+        """An error of one problem."""
+        errors = ErrorList()
+        errors.add(loc, msg, kind, value)
+        return errors.error(status=status, hint=hint)
+
+
+@dataclass(slots=True)
+class ErrorList:
+    """Problems found in one request: the first ones as small JSON-safe entries, all counted."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def add(self, loc: Sequence[Any], msg: str, kind: str, value: Any = _NO_INPUT) -> None:
+        """Record one problem at ``loc`` (``value`` is shown as a short repr, never whole)."""
+        self.total += 1
+        if len(self.entries) >= MAX_LISTED_ERRORS:
+            return
+        entry: dict[str, Any] = {
+            "loc": [p if isinstance(p, int) else _clip(str(p), _MAX_LOC_PART) for p in loc],
+            "msg": _clip(str(msg), _MAX_MESSAGE),
+            "type": kind,
+        }
+        if value is not _NO_INPUT:
+            entry["input"] = _short_repr(value)
+        self.entries.append(entry)
+
+    def add_pydantic(self, error: ValidationError, loc: Callable[[int, Any], Loc]) -> None:
+        """Record the errors of a validated list; ``loc(i, field)`` places item ``i``'s."""
+        listed = MAX_LISTED_ERRORS - len(self.entries)
+        errors = error.errors(include_url=False, include_context=False) if listed > 0 else []
+        for e in errors[:listed]:
+            where = e["loc"]
+            at = where[0] if where and isinstance(where[0], int) else 0
+            place = loc(at, where[1] if len(where) > 1 else None)
+            self.add(place, e["msg"], e["type"], e.get("input", _NO_INPUT))
+        self.total += error.error_count() - min(len(errors), listed)
+
+    def error(self, *, status: int = 422, hint: str | None = None) -> ProtocolError:
+        """The :class:`ProtocolError` of these problems."""
+        parts = []
+        for e in self.entries[:_SHOWN_IN_MESSAGE]:
+            loc = [str(p) for p in e["loc"] if p != "body"]
+            parts.append(f"{'.'.join(loc) or 'body'}: {e['msg']}")
+        more = (
+            f" (and {self.total - _SHOWN_IN_MESSAGE} more)"
+            if self.total > _SHOWN_IN_MESSAGE
+            else ""
+        )
+        text = hint or _DEFAULT_HINT
+        if any(e["type"] == "string_too_long" for e in self.entries):
+            text += _LONG_TEXT_HINT
+        return ProtocolError(
+            "invalid request: " + "; ".join(parts) + more,
+            hint=text,
+            status=status,
+            detail=list(self.entries),
+            omitted=self.total - len(self.entries),
+        )
+
+    def raise_if_any(self, *, status: int = 422, hint: str | None = None) -> None:
+        """Raise the :class:`ProtocolError` of these problems, if there are any.
+
+        Raises:
+            ProtocolError: There are.
+        """
+        if self.total:
+            raise self.error(status=status, hint=hint)
+
+
+def load_json(body: bytes | str) -> Any:
+    """``body`` parsed by the standard library (which reads ``NaN`` and ``Infinity``).
+
+    Raises:
+        ProtocolError: 400, it is not JSON (or not UTF-8).
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ProtocolError.single(["body"], "JSON nested too deeply", "json_invalid") from None
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ProtocolError.single(
+            ["body"], f"invalid JSON: {e}", "json_invalid", hint="send a UTF-8 JSON body"
+        ) from None
+
+
+class Fallback(Exception):  # noqa: N818 (a signal, not an error)
+    """The fast path cannot take these values; the slow path decides."""
+
+
+_INT = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def _fast_type(column: ColumnSchema, limits: Limits) -> Any:
+    logical = column.type
+    kind: Any
+    if logical is LogicalType.INTEGER:
+        kind = _INT
+    elif logical is LogicalType.FLOAT:
+        kind = float  # msgspec refuses numbers beyond the float range
+    elif logical is LogicalType.BOOLEAN:
+        kind = bool
+    elif logical is LogicalType.DATETIME:
+        kind = str  # parsed by pydantic's datetime, as in the row model
+    else:
+        kind = Annotated[str, msgspec.Meta(max_length=limits.max_string_length)]
+    return Optional[kind] if column.nullable else kind  # noqa: UP045 (a runtime type)
+
+
+_DATETIMES: TypeAdapter[list[datetime | None]] = TypeAdapter(list[datetime | None])
+
+
+def _naive_utc(values: Iterable[Any]) -> list[Any]:
+    return [
+        v.astimezone(UTC).replace(tzinfo=None) if v is not None and v.tzinfo is not None else v
+        for v in values
+    ]
+
+
+def _outside_ns(values: Sequence[Any]) -> list[int]:
+    return [i for i, v in enumerate(values) if v is not None and not _NS_MIN <= v <= _NS_MAX]
+
+
+def _floats(values: Sequence[Any], n: int) -> np.ndarray:
+    if n <= _SMALL:
+        return np.array(values, dtype=np.float64)  # None becomes NaN
+    try:
+        return np.fromiter(values, np.float64, n)
+    except TypeError:  # None: missing
+        return np.array(values, dtype=np.float64)
+
+
+def _integers(values: Sequence[Any], n: int) -> np.ndarray:
+    if None in values:  # a missing value makes the column float
+        return np.array(values, dtype=np.float64)
+    if n <= _SMALL:
+        return np.array(values, dtype=np.int64)
+    return np.fromiter(values, np.int64, n)
+
+
+def _booleans(values: Sequence[Any], n: int) -> np.ndarray:
+    if None in values:
+        return _objects(values, n)
+    if n <= _SMALL:
+        return np.array(values, dtype=np.bool_)
+    return np.fromiter(values, np.bool_, n)
+
+
+def _objects(values: Sequence[Any], n: int) -> np.ndarray:
+    if n <= _SMALL:
+        return np.array(values, dtype=object)
+    out = np.empty(n, dtype=object)
+    out[:] = values
+    return out
+
+
+def _datetimes(values: Sequence[Any], n: int) -> np.ndarray:
+    naive = _naive_utc(values)
+    if _outside_ns(naive):
+        raise Fallback
+    return np.array(naive, dtype="datetime64[ns]")
+
+
+_ARRAYS: dict[LogicalType, Callable[[Sequence[Any], int], np.ndarray]] = {
+    LogicalType.FLOAT: _floats,
+    LogicalType.INTEGER: _integers,
+    LogicalType.BOOLEAN: _booleans,
+    LogicalType.DATETIME: _datetimes,
+    LogicalType.CATEGORY: _objects,
+    LogicalType.STRING: _objects,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """How one signature column is decoded.
+
+    Attributes:
+        schema: The column.
+        field: Its internal (identifier) field name, ``c<i>``.
+        fast: Its msgspec element type on the fast path.
+        is_datetime: Whether the fast path reads it as text to parse.
+    """
+
+    schema: ColumnSchema
+    field: str
+    fast: Any
+    is_datetime: bool
+    _convert: Callable[[Sequence[Any], int], np.ndarray]
+
+    @property
+    def name(self) -> str:
+        """The column name."""
+        return self.schema.name
+
+    def array(self, values: Sequence[Any], n: int, *, parsed: bool = False) -> np.ndarray:
+        """``values`` (valid Python values, ``None`` for missing) as this column's array.
+
+        Args:
+            values: One value per row.
+            n: How many.
+            parsed: Datetimes are already ``datetime`` objects (else ISO strings).
+
+        Raises:
+            Fallback: Datetime text pydantic does not read, or outside ``datetime64[ns]``.
+        """
+        if self.is_datetime and not parsed:
+            try:
+                values = _DATETIMES.validate_python(values)
+            except ValidationError:
+                raise Fallback from None
+        return self._convert(values, n)
+
+
+class Plan:
+    """Everything needed to decode requests for one signature under some limits.
+
+    Build it with :func:`plan_for` (cached). Protocol modules cache their own decoders on
+    it (``Plan.cache``).
+
+    Args:
+        signature: The model's input schema.
+        limits: What a request may carry.
+    """
+
+    def __init__(self, signature: TableSchema, limits: Limits) -> None:
+        self.signature = signature
+        self.limits = limits
+        self.columns = tuple(
+            ColumnPlan(
+                c,
+                f"c{i}",
+                _fast_type(c, limits),
+                c.type is LogicalType.DATETIME,
+                _ARRAYS[c.type],
+            )
+            for i, c in enumerate(signature.columns)
+        )
+        self.by_name: dict[str, ColumnPlan] = {c.name: c for c in self.columns}
+        self.names = tuple(c.name for c in self.columns)
+        self.required = tuple(c.name for c in self.columns if not c.schema.nullable)
+        self.numeric = all(c.schema.type.is_numeric for c in self.columns)
+        self.cache: dict[Any, Any] = {}
+        self._fields = attrgetter(*(c.field for c in self.columns)) if self.columns else None
+
+    @cached_property
+    def row_struct(self) -> type[msgspec.Struct]:
+        """The msgspec struct of one record (fields ``c<i>`` renamed to the column names)."""
+        fields: list[Any] = []
+        for c in self.columns:
+            fields.append((c.field, c.fast, None) if c.schema.nullable else (c.field, c.fast))
+        return msgspec.defstruct(
+            "Record",
+            fields,
+            rename={c.field: c.name for c in self.columns},
+            forbid_unknown_fields=True,
+            kw_only=True,
+        )
+
+    @cached_property
+    def columns_struct(self) -> type[msgspec.Struct]:
+        """The msgspec struct of a columnar body ``{column: [values…]}``."""
+        fields: list[Any] = []
+        for c in self.columns:
+            kind = Annotated[list[c.fast], msgspec.Meta(max_length=self.limits.max_records)]  # type: ignore[name-defined]
+            if c.schema.nullable:
+                fields.append((c.field, kind | msgspec.UnsetType, msgspec.UNSET))
+            else:
+                fields.append((c.field, kind))
+        return msgspec.defstruct(
+            "Columns",
+            fields,
+            rename={c.field: c.name for c in self.columns},
+            forbid_unknown_fields=True,
+            kw_only=True,
+        )
+
+    @cached_property
+    def records_type(self) -> Any:
+        """``list[Record]`` of 1 to ``max_records`` items, for msgspec."""
+        return Annotated[
+            list[self.row_struct],  # type: ignore[name-defined]
+            msgspec.Meta(min_length=1, max_length=self.limits.max_records),
+        ]
+
+    @cached_property
+    def _rows_adapter(self) -> TypeAdapter[list[Any]]:
+        model = request_row_model(self.signature, max_string_length=self.limits.max_string_length)
+        return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+    # -- fast path -------------------------------------------------------------------------
+
+    def batch_from_structs(self, rows: Sequence[msgspec.Struct]) -> Batch:
+        """The batch of records decoded by :attr:`row_struct`.
+
+        Raises:
+            Fallback: A value the fast path cannot take (the slow path decides).
+        """
+        n = len(rows)
+        getter = self._fields
+        if getter is None:
+            return Batch(self.signature, {}, n)
+        if len(self.columns) == 1:
+            (only,) = self.columns
+            values: Sequence[Sequence[Any]] = [[getattr(r, only.field) for r in rows]]
+        else:
+            values = list(zip(*map(getter, rows), strict=True))
+        columns = {c.name: c.array(v, n) for c, v in zip(self.columns, values, strict=True)}
+        return Batch(self.signature, columns, n)
+
+    def batch_from_lists(self, lists: Mapping[str, Sequence[Any] | None], n: int) -> Batch:
+        """The batch of column lists of fast-path values (``None``: the column is absent).
+
+        Raises:
+            Fallback: A value the fast path cannot take (the slow path decides).
+        """
+        columns: dict[str, np.ndarray] = {}
+        for c in self.columns:
+            values = lists.get(c.name)
+            if values is None:
+                if not c.schema.nullable:
+                    raise Fallback
+                values = [None] * n
+            columns[c.name] = c.array(values, n)
+        return Batch(self.signature, columns, n)
+
+    # -- slow path -------------------------------------------------------------------------
+
+    def validate_rows(
+        self, rows: list[Any], loc: Callable[[int, Any], Loc], errors: ErrorList
+    ) -> Batch | None:
+        """Validate ``rows`` (parsed JSON) with the pydantic row model.
+
+        Args:
+            rows: One mapping of column name → value per row (a missing key is a missing
+                value).
+            loc: ``loc(i, field)`` is the location of ``field`` of row ``i`` (``field`` is
+                ``None`` for the row itself).
+            errors: Where problems go.
+
+        Returns:
+            The batch, or ``None`` if there were problems (they are in ``errors``).
+        """
+        try:
+            models = self._rows_adapter.validate_python(rows)
+        except ValidationError as e:
+            errors.add_pydantic(e, loc)
+            return None
+        n = len(models)
+        columns: dict[str, np.ndarray] = {}
+        for c in self.columns:
+            values = [getattr(m, c.field) for m in models]
+            if c.schema.type is LogicalType.DATETIME:
+                bad = _outside_ns(_naive_utc(values))
+                for i in bad:
+                    errors.add(
+                        loc(i, c.name),
+                        "Datetime should be between 1677-09-22 and 2262-04-11",
+                        "datetime_out_of_range",
+                        values[i],
+                    )
+                if bad:
+                    continue
+            columns[c.name] = c.array(values, n, parsed=True)
+        return None if errors else Batch(self.signature, columns, n)
+
+    def check_row_count(self, n: int, loc: Loc, errors: ErrorList, value: Any) -> bool:
+        """Whether ``n`` rows are allowed; if not, the problem goes to ``errors``."""
+        if n < 1:
+            errors.add(loc, "List should have at least 1 item after validation, not 0", "too_short")
+            return False
+        if n > self.limits.max_records:
+            errors.add(
+                loc,
+                f"List should have at most {self.limits.max_records} items after validation, "
+                f"not {n}",
+                "too_long",
+                value,
+            )
+            return False
+        return True
+
+    def validate_column_lists(
+        self,
+        data: Any,
+        loc: Loc,
+        errors: ErrorList,
+        *,
+        value_loc: Callable[[str, int], Loc] | None = None,
+    ) -> Batch | None:
+        """Validate a columnar mapping ``{column: [values…]}`` (parsed JSON).
+
+        Unknown columns, missing required ones, lists of different lengths and too many or
+        no rows are problems of the mapping; values are then validated row by row.
+
+        Args:
+            data: The mapping.
+            loc: Its location.
+            errors: Where problems go.
+            value_loc: ``value_loc(column, i)`` is the location of a value (default
+                ``loc + [column, i]``).
+
+        Returns:
+            The batch, or ``None`` if there were problems.
+        """
+        if not isinstance(data, dict):
+            errors.add(loc, "Input should be a valid dictionary", "dict_type", data)
+            return None
+        lists: dict[str, list[Any]] = {}
+        for key, value in data.items():
+            if key not in self.by_name:
+                errors.add([*loc, key], "Extra inputs are not permitted", "extra_forbidden", value)
+            elif not isinstance(value, list):
+                errors.add([*loc, key], "Input should be a valid list", "list_type", value)
+            else:
+                lists[key] = value
+        for name in self.required:
+            if name not in data:
+                errors.add([*loc, name], "Field required", "missing")
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) > 1:
+            shown = ", ".join(f"{k!r} has {len(v)}" for k, v in list(lists.items())[:4])
+            errors.add(loc, f"columns must have the same length: {shown}", "length_mismatch")
+        if errors:
+            return None
+        n = lengths.pop() if lengths else 0
+        if not self.check_row_count(n, loc, errors, data):
+            return None
+        keys = list(lists)
+        rows = [dict(zip(keys, row, strict=True)) for row in zip(*lists.values(), strict=True)]
+        at = value_loc or (lambda name, i: [*loc, name, i])
+        return self.validate_rows(rows, lambda i, f: at(f, i) if f is not None else loc, errors)
+
+
+_BY_IDENTITY: dict[tuple[int, Limits], tuple[TableSchema, Plan]] = {}
+
+
+@lru_cache(maxsize=64)
+def _plan_for(signature: TableSchema, limits: Limits) -> Plan:
+    return Plan(signature, limits)
+
+
+def plan_for(signature: TableSchema, limits: Limits) -> Plan:
+    """The (cached) :class:`Plan` of ``signature`` under ``limits``.
+
+    A server passes the same signature object every time: it is found by identity first,
+    without hashing the whole schema per request.
+    """
+    key = (id(signature), limits)
+    known = _BY_IDENTITY.get(key)
+    if known is not None and known[0] is signature:
+        return known[1]
+    plan = _plan_for(signature, limits)
+    if len(_BY_IDENTITY) >= 64:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[key] = (signature, plan)
+    return plan
