@@ -12,8 +12,9 @@ from sklearn.dummy import DummyClassifier
 
 import closedloop
 from closedloop import _client
-from closedloop.core import ColumnSchema, LogicalType, Prediction, Principal, TableSchema
+from closedloop.core import ColumnSchema, LogicalType, Principal, TableSchema
 from closedloop.errors import DataValidationError, NotFoundError
+from closedloop.testing import log_request
 from closedloop.workspace import Actions
 
 SIG = TableSchema((ColumnSchema("x", LogicalType.INTEGER),))
@@ -104,21 +105,43 @@ def test_models_register_get_list_load_alias(client: closedloop.Client) -> None:
 
 
 def test_predictions_count_and_list_through_the_gate(client: closedloop.Client) -> None:
-    log = [Prediction(f"r{i}", 0, 100 + i, "m/1", {"x": i}, "a", 0.5) for i in range(3)]
-    client.workspace.metadata.predictions.append([*log, Prediction("q", 0, 9, "m/2", {}, "b", 1)])
+    ws = client.workspace
+    for i in range(3):
+        log_request(ws, "m/1", pd.DataFrame({"x": [i]}), ["a"], request_id=f"r{i}", time=100 + i)
+    log_request(ws, "m/2", pd.DataFrame({"x": [9]}), ["b"], request_id="q", time=9)
     assert client.predictions.count("m/1") == 3
     assert client.predictions.count() == 4
-    assert client.predictions.list("m/1", limit=2) == log[:2]
-    assert client.predictions.list("m/1", since=101, until=102) == log[1:2]
+    first_two = client.predictions.list("m/1", limit=2)
+    assert [(p.request_id, p.inputs, p.output["label"]) for p in first_two] == [
+        ("r0", {"x": 0}, "a"),
+        ("r1", {"x": 1}, "a"),
+    ]
+    assert [p.request_id for p in client.predictions.list("m/1", since=101, until=102)] == ["r1"]
     reads = client.audit.list(action=Actions.PREDICTION_READ)
     assert [e.resource for e in reads] == ["model:m/1", "model:m/1", "model:*", "model:m/1"]
+
+
+def test_predictions_read_and_feedback(client: closedloop.Client, tmp_path: Path) -> None:
+    ws = client.workspace
+    log_request(ws, "m/1", pd.DataFrame({"x": [1, 2]}), ["a", "b"], request_id="r", time=1)
+    report = client.predictions.attach_labels([("r", 0, "b"), ("nope", 0, "a")])
+    assert (report.attached, report.unknown_request_ids) == (1, ["nope"])
+    path = tmp_path / "labels.csv"
+    path.write_text("rid,row,y\nr,1,b\n", encoding="utf-8")
+    assert (
+        client.predictions.import_labels(path, request_id_column="rid", label_column="y").attached
+        == 1
+    )
+    assert [lb.label for lb in client.predictions.list_labels(["r"])] == ["b", "b"]
+    frame = client.predictions.read("m/1", with_labels=True)
+    assert frame[["x", "prediction", "label"]].values.tolist() == [[1, "a", "b"], [2, "b", "b"]]
 
 
 def test_predictions_accept_a_model_version(client: closedloop.Client) -> None:
     frame = pd.DataFrame({"x": [1, 2]})
     model = DummyClassifier().fit(frame, ["a", "b"])
     version = client.models.register("m", model, signature=SIG, target="y")
-    client.workspace.metadata.predictions.append([Prediction("r", 0, 1, "m/1", {}, "a", 0.1)])
+    log_request(client.workspace, "m/1", frame.head(1), ["a"], request_id="r", time=1)
     assert client.predictions.count(version) == 1
     assert [p.request_id for p in client.predictions.list(version)] == ["r"]
 

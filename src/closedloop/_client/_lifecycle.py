@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from closedloop._client._predictions import PredictionsClient
 from closedloop._client._tracking import Area
 from closedloop.core import (
     AliasChange,
     DatasetVersion,
     LoopDecision,
     ModelVersion,
-    Prediction,
     ProgressCallback,
     RegisteredModel,
     TableSchema,
@@ -249,31 +249,6 @@ class ModelsClient(Area):
         from closedloop import registry
 
         registry.delete_tag(self.workspace, ref_or_name, key)
-
-
-class PredictionsClient(Area):
-    """The prediction log: every row a served model version answered."""
-
-    def count(self, model_version: str | ModelVersion | None = None) -> int:
-        """How many predictions are logged for a version (its id, ``name/3``) or for all."""
-        from closedloop.serving import count_predictions
-
-        return count_predictions(self.workspace, model_version)
-
-    def list(
-        self,
-        model_version: str | ModelVersion | None = None,
-        *,
-        since: int | None = None,
-        until: int | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[Prediction]:
-        """Logged predictions in logging order; see :func:`closedloop.serving.list_predictions`."""
-        from closedloop.serving import list_predictions
-
-        return list_predictions(
-            self.workspace, model_version, since=since, until=until, limit=limit
-        )
 
 
 class DecisionsClient(Area):

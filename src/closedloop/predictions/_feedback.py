@@ -86,8 +86,9 @@ def _label_value(value: Any, where: str) -> LabelValue:
     if isinstance(value, float):
         if math.isfinite(value):
             return value
+        shown = "missing (NaN)" if math.isnan(value) else f"{value!r}, which is not a value"
         raise InvalidArgumentError(
-            f"the label of {where} is {value!r}, which is not a value",
+            f"the label of {where} is {shown}",
             hint="give a number, a string or a boolean; leave out rows without a label",
         )
     shown = "missing" if value is None or value is pd.NA else f"a {type(value).__name__}"
@@ -144,9 +145,18 @@ def _entries(
 
 
 def _frame_entries(
-    frame: pd.DataFrame, rid_col: str, row_col: str, label_col: str, what: str
+    frame: pd.DataFrame,
+    rid_col: str,
+    row_col: str,
+    label_col: str,
+    what: str,
+    *,
+    lines: bool = False,
 ) -> list[tuple[str, int | None, LabelValue]]:
-    """Entries from a frame's columns (no row column: ``None`` rows)."""
+    """Entries from a frame's columns (no row column: ``None`` rows).
+
+    ``lines``: name an entry by its line in a text file with a header (row 0 is line 2).
+    """
     present = [str(c) for c in frame.columns]
     for col in (rid_col, label_col):
         if col not in frame.columns:
@@ -160,7 +170,7 @@ def _frame_entries(
     for i, (rid, row, value) in enumerate(
         zip(frame[rid_col].tolist(), rows, frame[label_col].tolist(), strict=True)
     ):
-        where = f"row {i} of {what}"
+        where = f"line {i + 2} of {what}" if lines else f"row {i} of {what}"
         out.append((_request_id(rid, where), _row_value(row, where), _label_value(value, where)))
     return out
 
@@ -255,7 +265,12 @@ def import_labels(
         options["dtype"] = {request_id_column: str}  # ids like 007 stay text
     frame = read_source(path, format=fmt, options=options)
     entries = _frame_entries(
-        frame, request_id_column, row_column, label_column, f"{Path(path).name!r}"
+        frame,
+        request_id_column,
+        row_column,
+        label_column,
+        f"{Path(path).name!r}",
+        lines=fmt in ("csv", "tsv"),
     )
     return attach_labels(ws, entries)
 
