@@ -7,7 +7,18 @@ import pytest
 from cli_support import MODEL_BYTES, NOTES, Cli, Populated, Result
 
 import closedloop
-from closedloop.cli import _admin, _app, _artifacts, _data, _models, _monitor, _runs, _serve, _state
+from closedloop.cli import (
+    _admin,
+    _app,
+    _artifacts,
+    _data,
+    _endpoints,
+    _models,
+    _monitor,
+    _runs,
+    _serve,
+    _state,
+)
 from closedloop.cli._app import main
 from closedloop.cli._safe import safe_console
 
@@ -33,7 +44,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     err = safe_console(
         width=400, color_system=None, force_terminal=False, legacy_windows=False, stderr=True
     )
-    for module in (_state, _admin, _runs, _artifacts, _data, _models, _monitor, _serve):
+    for module in (_state, _admin, _runs, _artifacts, _data, _models, _monitor, _serve, _endpoints):
         monkeypatch.setattr(module, "console", out)
     for module in (_state, _app):
         monkeypatch.setattr(module, "err_console", err)

@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 
 from closedloop import __version__
-from closedloop.cli import _admin, _artifacts, _data, _models, _monitor, _runs, _serve, _verify
+from closedloop.cli import (
+    _admin,
+    _artifacts,
+    _data,
+    _endpoints,
+    _feedback,
+    _models,
+    _monitor,
+    _runs,
+    _serve,
+    _verify,
+)
 from closedloop.cli._safe import line
 from closedloop.cli._state import CliState, err_console, workspace_path
 from closedloop.errors import ClosedLoopError
@@ -66,7 +77,9 @@ app.command("audit")(_admin.audit)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+app.add_typer(_endpoints.app, name="endpoints")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_feedback.app, name="feedback")
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_admin.db_app, name="db")
 
