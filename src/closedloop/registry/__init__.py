@@ -20,6 +20,7 @@ from closedloop.registry._endpoints import (
     resolve_endpoint,
     update_endpoint,
 )
+from closedloop.registry._onnx import convert_to_onnx, load_onnx
 from closedloop.registry._registry import (
     RUN_MODEL_ARTIFACT,
     LoadedModel,
@@ -58,4 +59,6 @@ __all__ = [
     "register_model",
     "register_model_from_run",
     "set_alias",
+    "convert_to_onnx",
+    "load_onnx",
 ]

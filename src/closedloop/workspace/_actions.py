@@ -94,6 +94,7 @@ class Actions(StrEnum):
     MODEL_READ = ("model.read", ResourceKind.MODEL, Access.READ)
     MODEL_LIST = ("model.list", ResourceKind.MODEL, Access.READ)
     MODEL_LOAD = ("model.load", ResourceKind.MODEL, Access.READ)
+    MODEL_CONVERT = ("model.convert", ResourceKind.MODEL, Access.WRITE)  # ONNX
     MODEL_PREDICT = ("model.predict", ResourceKind.MODEL, Access.WRITE)  # logs predictions
     MONITOR_DRIFT = ("monitor.drift", ResourceKind.MODEL, Access.WRITE)  # records a run
     PREDICTION_READ = ("prediction.read", ResourceKind.PREDICTION, Access.READ)
