@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from closedloop.data import ValidationReport
+    from closedloop.features._onnx import OnnxConversion
 
 __all__ = ["DatasetsClient", "DecisionsClient", "ModelsClient", "PredictionsClient"]
 
@@ -213,6 +214,21 @@ class ModelsClient(Area):
         from closedloop import registry
 
         registry.delete_alias(self.workspace, name, alias, reason=reason)
+
+    def convert_to_onnx(
+        self,
+        ref: str | ModelVersion,
+        validation: pd.DataFrame | None = None,
+        *,
+        atol: float = 1e-4,
+    ) -> OnnxConversion:
+        """Convert a version to ONNX, recorded only if it predicts what the model does.
+
+        See :func:`closedloop.registry.convert_to_onnx`.
+        """
+        from closedloop import registry
+
+        return registry.convert_to_onnx(self.workspace, ref, validation, atol=atol)
 
     def alias_history(self, name: str, alias: str | None = None) -> builtins.list[AliasChange]:
         """Every move of ``name``'s aliases (or of one), newest first: from, to, who, why."""
