@@ -17,6 +17,7 @@ from closedloop.cli import (
     _feedback,
     _models,
     _monitor,
+    _onnx,
     _runs,
     _serve,
     _verify,
@@ -76,6 +77,7 @@ app.command("experiments")(_admin.experiments)
 app.command("audit")(_admin.audit)
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
+_models.app.command("onnx")(_onnx.onnx)
 app.add_typer(_models.app, name="models")
 app.add_typer(_endpoints.app, name="endpoints")
 app.add_typer(_monitor.app, name="monitor")
