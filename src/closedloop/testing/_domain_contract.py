@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from closedloop.core import AuditEvent, ColumnSchema, LogicalType, Prediction, TableSchema
+from closedloop.core import AuditEvent, ColumnSchema, Label, LoggedRequest, LogicalType, TableSchema
 from closedloop.errors import AlreadyExistsError, NotFoundError
 from closedloop.metadata import BlobReference, MetadataStore
 from closedloop.testing._registry_contract import RegistryStoresContract
@@ -114,20 +114,73 @@ class DomainStoresContract(RegistryStoresContract):
             store.models.delete_alias("m", "champion")
         assert {DIGEST_A, DIGEST_B} <= store.referenced_digests()
 
-    def test_prediction_log_and_decisions(self, store: MetadataStore) -> None:
-        items = [
-            Prediction("req1", i, 100 + i, "m/1", {"a": i, "b": None}, {"label": "x"}, 1.5)
-            for i in range(3)
-        ]
-        store.predictions.append(items, audit=AuditEvent(1, "u", "model.predict", "m", "ok"))
-        store.predictions.append([Prediction("req2", 0, 200, "m/2", {"a": 9}, "y", 0.5)])
+    # the prediction log ----------------------------------------------------------------------
+    def test_prediction_log_group_append_with_audits(self, store: MetadataStore) -> None:
+        group = [_req("a", "m/1", 100, 3, endpoint="web"), _req("b", "m/1", 110, 1)]
+        audits = [AuditEvent(1, "u", "model.predict", "model:m/1", "ok", {"r": i}) for i in (1, 2)]
+        store.predictions.append_requests(group, audits=audits)
+        assert store.predictions.list_requests() == group  # every field, payload included
+        events = store.list_audit_events(action="model.predict")
+        assert sorted(e.detail["r"] for e in events) == [1, 2]
+        store.predictions.append_requests([])  # nothing: no error, nothing written
         assert store.predictions.count() == 4
-        assert store.predictions.count("m/1") == 3
-        assert store.predictions.list("m/1", since=101) == items[1:]
-        assert store.predictions.list(until=101, limit=5) == items[:1]
-        assert store.list_audit_events(action="model.predict")[0].resource == "m"
+
+    def test_prediction_log_duplicate_stores_nothing_of_its_group(
+        self, store: MetadataStore
+    ) -> None:
+        store.predictions.append_requests([_req("a", "m/1", 100, 2)])
+        group = [_req("new", "m/1", 200, 1), _req("a", "m/1", 201, 5)]
+        audit = AuditEvent(2, "u", "model.predict", "model:m/1", "ok")
         with pytest.raises(AlreadyExistsError):
-            store.predictions.append([items[0]])
+            store.predictions.append_requests(group, audits=[audit])
+        assert [r.request_id for r in store.predictions.list_requests()] == ["a"]
+        assert store.list_audit_events(action="model.predict") == []
+        with pytest.raises(AlreadyExistsError):  # a duplicate inside one group too
+            store.predictions.append_requests([_req("c", "m/1", 1, 1), _req("c", "m/1", 2, 1)])
+        assert store.predictions.count() == 2
+        store.predictions.append_requests([_req("a", "m/2", 100, 2, role="shadow")])
+        assert store.predictions.count() == 4  # another version of the same request is new
+
+    def test_prediction_log_count_and_list_filters(self, store: MetadataStore) -> None:
+        log = store.predictions
+        a, b = _req("a", "m/1", 100, 3, endpoint="web"), _req("b", "m/1", 200, 2)
+        c, d = _req("c", "m/2", 150, 4, role="shadow"), _req("d", "m/1", 300, 1, endpoint="web")
+        log.append_requests([a, b, c])
+        log.append_requests([d])
+        assert log.count() == 10
+        assert log.count("m/1") == 6
+        assert log.count(endpoint="web") == 4
+        assert log.count(role="shadow") == 4
+        assert log.count(since=150, until=300) == 6  # since inclusive, until exclusive
+        assert log.count("m/9") == 0
+        assert log.list_requests() == [a, b, c, d]  # logging order
+        assert log.list_requests("m/1", since=150) == [b, d]
+        assert log.list_requests(endpoint="web", limit=1) == [a]
+        assert log.list_requests(role="primary", until=200) == [a]
+        assert log.list_requests(request_ids=["d", "a", "zz"]) == [a, d]
+        assert log.list_requests(request_ids=[]) == []
+        assert log.known_request_ids(["a", "c", "zz"]) == {"a", "c"}
+        assert log.known_request_ids([]) == set()
+
+    def test_prediction_labels_upsert(self, store: MetadataStore) -> None:
+        log = store.predictions
+        log.put_labels(
+            [Label("b", 0, "yes", 10, "u"), Label("a", 1, 1.5, 11, "u")],
+            audit=AuditEvent(1, "u", "prediction.label", "predictions:labels", "ok"),
+        )
+        log.put_labels([Label("a", 1, {"k": [1]}, 20, "v"), Label("a", 0, True, 21, "v")])
+        assert log.list_labels() == [
+            Label("a", 0, True, 21, "v"),
+            Label("a", 1, {"k": [1]}, 20, "v"),  # the later label replaced the earlier
+            Label("b", 0, "yes", 10, "u"),
+        ]
+        assert log.list_labels(["b", "zz"]) == [Label("b", 0, "yes", 10, "u")]
+        assert [lb.request_id for lb in log.list_labels(since=20)] == ["a", "a"]
+        assert log.list_labels(until=11) == [Label("b", 0, "yes", 10, "u")]
+        (event,) = store.list_audit_events(action="prediction.label")
+        assert event.resource == "predictions:labels"
+
+    def test_decisions(self, store: MetadataStore) -> None:
         d = store.decisions.record(
             "m",
             champion_version_id="m/1",
@@ -182,3 +235,19 @@ class _Domain:
 
     def blob_references(self) -> list[BlobReference]:
         return [BlobReference(d, "endpoint", name) for d, name in self.blobs.items()]
+
+
+def _req(
+    request_id: str,
+    version: str,
+    time: int,
+    n_rows: int,
+    *,
+    endpoint: str | None = None,
+    role: str = "primary",
+) -> LoggedRequest:
+    """A logged request with an opaque payload (the store never opens it)."""
+    payload = f"sealed:{request_id}:{version}".encode() + bytes(range(256))
+    return LoggedRequest(
+        request_id, time, version, endpoint, role, n_rows, 1.25, "columns/1", "k1", payload
+    )
