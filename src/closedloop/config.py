@@ -57,6 +57,10 @@ class Settings(BaseModel):
             ``warn`` (served with a warning, counted in the audit log) or ``refuse`` (422).
         serving_unseen_categories: A served category not seen in training: ``warn`` or
             ``refuse``, as for ``serving_out_of_range``.
+        serving_reload_seconds: How often a model server looks at the registry for moved
+            aliases and changed endpoints, and swaps to the new versions (0: never).
+        serving_workers: Worker processes of ``closedloop serve`` (sharing one port and
+            one prediction log).
         audit_reads: Which reads the audit log records (writes always are): ``all``;
             ``data_and_models`` (datasets, models, predictions and artifacts, not runs,
             experiments or loop decisions); or ``none``.
@@ -78,6 +82,8 @@ class Settings(BaseModel):
     serving_max_string_length: int = Field(default=1000, ge=1)
     serving_out_of_range: Literal["warn", "refuse"] = "warn"
     serving_unseen_categories: Literal["warn", "refuse"] = "warn"
+    serving_reload_seconds: float = Field(default=2.0, ge=0)
+    serving_workers: int = Field(default=1, ge=1, le=64)
     audit_reads: AuditReads = "data_and_models"
 
 

@@ -68,7 +68,7 @@ def test_an_unknown_subclass_takes_its_parents_status() -> None:
 def test_the_app_maps_a_store_error_inside_a_request(served: Served) -> None:
     app = create_app(served.ws, "m@champion")
 
-    @app.get("/fail")
+    @app.control.get("/fail")
     def fail() -> None:
         raise errors.PermissionDeniedError("not you", hint="ask an admin")
 
@@ -92,7 +92,7 @@ def test_a_prediction_that_cannot_be_logged_is_not_served(
     def broken(*args: object, **kwargs: object) -> None:
         raise errors.StorageError("metadata database unavailable")
 
-    monkeypatch.setattr(served.ws.metadata.predictions, "append", broken)
+    monkeypatch.setattr(served.ws.metadata.predictions, "append_requests", broken)
     response = client.post("/predict", json={"records": records(served.test.iloc[:3])})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "STORAGE"

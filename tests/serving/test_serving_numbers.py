@@ -9,6 +9,7 @@ import pytest
 from serving_support import Served, TestClient, records
 from sklearn.pipeline import Pipeline
 
+from closedloop.predictions import list_predictions
 from closedloop.serving import REQUEST_ID_HEADER
 
 GOOD = '{"age": 40, "hours": 38.5, "sex": "F"}'
@@ -67,10 +68,10 @@ def test_nan_in_a_nullable_column_means_missing(served: Served, client: TestClie
     frame["hours"] = np.nan
     frame["sex"] = None
     assert response.json()["predictions"] == served.pipe.predict(frame).tolist()
-    logged = served.ws.metadata.predictions.list()
+    logged = list_predictions(served.ws)
     assert [dict(p.inputs) for p in logged] == [
         {"age": 30, "hours": None, "sex": None},
-        {"age": 50, "hours": None},
+        {"age": 50, "hours": None, "sex": None},
     ]
 
 
@@ -91,7 +92,7 @@ def test_a_huge_number_in_a_float_column_is_read_as_a_float(
 ) -> None:
     response = _raw(client, f'{{"records": [{{"age": 30, "hours": {10**30}}}]}}')
     assert response.status_code == 200, response.text
-    [logged] = served.ws.metadata.predictions.list()
+    [logged] = list_predictions(served.ws)
     assert logged.inputs["hours"] == 1e30
     # Beyond the float range it is refused, not turned into infinity.
     too_big = _raw(client, f'{{"records": [{{"age": 30, "hours": {10**400}}}]}}')

@@ -1,20 +1,20 @@
-"""Serving: a FastAPI app answering predictions of one registered model version.
+"""Serving: one fast server for models and endpoints over three protocols.
 
-Every served row is written to the prediction log together with the request's audit
-event; errors leave as ``{"error": {"code", "message", "hint"}}`` (see
-:mod:`closedloop.serving.errors`).
+Scoring routes (native ``/v1/models/{name}/predict`` and ``/predict``, MLflow's
+``/invocations``, Open Inference Protocol v2 ``/v2/models/{name}/infer``) validate the
+request bytes straight into a columnar batch, score once and commit every answered row to
+the prediction log (group commit) before answering. Endpoints route canary traffic by
+weight and copy it to shadow versions; the server follows alias moves without restart.
+Errors leave in each protocol's shape (see :mod:`closedloop.serving.errors` for the
+native one).
 """
 
-from closedloop.serving._app import (
-    MAX_RECORDS,
-    REQUEST_ID_HEADER,
-    HealthResponse,
-    MetadataResponse,
-    PredictResponse,
-    create_app,
-)
+from closedloop.serving._app import MAX_RECORDS, REQUEST_ID_HEADER, ServingApp, create_app
+from closedloop.serving._batch import Batch, Scored
 from closedloop.serving._checks import POLICIES, Policy, unseen_categories
+from closedloop.serving._control import HealthResponse, MetadataResponse
 from closedloop.serving._log import count_predictions, list_predictions
+from closedloop.serving._logwriter import LogBehindError, LogWriter
 from closedloop.serving._middleware import DEFAULT_MAX_BODY_BYTES
 from closedloop.serving._schema_model import (
     MAX_STRING_LENGTH,
@@ -32,10 +32,14 @@ __all__ = [
     "POLICIES",
     "REQUEST_ID_HEADER",
     "BackgroundServer",
+    "Batch",
     "HealthResponse",
+    "LogBehindError",
+    "LogWriter",
     "MetadataResponse",
     "Policy",
-    "PredictResponse",
+    "Scored",
+    "ServingApp",
     "count_predictions",
     "create_app",
     "frame_from_rows",

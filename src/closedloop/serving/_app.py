@@ -1,404 +1,551 @@
-"""``create_app``: a FastAPI application serving one registered model version.
+"""``create_app``: one ASGI application serving models and endpoints over three protocols.
 
-Endpoints: ``POST /predict`` (records in, labels and probabilities out, every row written
-to the prediction log with the request's audit event in one transaction), ``GET /health``,
-``GET /metadata`` and ``GET /openapi.json``. The interactive docs pages are off: FastAPI
-builds them from CDN assets.
+Scoring takes a fast path that is plain ASGI — no routing framework, no pydantic, no
+per-column pandas Series: the request bytes are decoded and validated straight into a
+typed columnar batch (:mod:`closedloop.serving._protocols`), scored once, logged by the
+group-committing writer, and answered with bytes encoded in one step:
 
-What a request may carry is bounded: its body (``max_body_bytes``, else 413), its records
-(``max_records``) and each text value (``max_string_length``, else 422). Rows outside the
-numeric ranges or categories seen in training are served with a warning or refused, by
-policy (:mod:`closedloop.serving._checks`).
+- ``POST /v1/models/{name}/predict`` and ``POST /predict`` (the default endpoint): native
+  records or columns;
+- ``POST /invocations``: MLflow's scoring protocol (the default endpoint);
+- ``POST /v2/models/{name}[/versions/{version}]/infer``: Open Inference Protocol v2.
+
+Every other route (health, readiness, metadata, metrics, feedback, the protocols' metadata
+routes) goes to a FastAPI application (:mod:`closedloop.serving._control`). Each answer
+carries ``X-Request-ID``; each error has its protocol's shape (native
+``{"error": {"code", "message", "hint"}}``, MLflow ``{"error_code", "message"}``, v2
+``{"error": "<message>"}``); an unexpected failure is a JSON 500 naming nothing internal.
 """
 
 from __future__ import annotations
 
-import inspect
+import asyncio
+import contextlib
+import logging
 import time
+import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
-import numpy as np
-import pandas as pd
-from fastapi import FastAPI, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, create_model
+import msgspec
+from starlette.types import Message, Receive, Scope, Send
 
-from closedloop.core import ModelVersion, Prediction, TableSchema, now_ms
-from closedloop.errors import AlreadyExistsError, InvalidArgumentError
-from closedloop.registry import LoadedModel, load_model
-from closedloop.serving._checks import (
-    OutOfRange,
-    Policy,
-    UnseenCategories,
-    check_policy,
-    find_out_of_range,
-    find_unseen_categories,
+from closedloop.core import ModelVersion
+from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
+from closedloop import registry
+from closedloop.serving._batch import Batch
+from closedloop.serving._checks import check_policy
+from closedloop.serving._control import control_app
+from closedloop.serving._logwriter import LogBehindError, LogWriter
+from closedloop.serving._metrics import ServerMetrics
+from closedloop.serving._middleware import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
+from closedloop.serving._openapi import openapi_builder
+from closedloop.serving._predictor import Outcome, Predictor
+from closedloop.serving._protocols import Limits, ProtocolError, decode_native, encode_native
+from closedloop.serving._routing import EndpointSource, Router, RouteTable
+from closedloop.serving._scorer import Scorer, make_scorer
+from closedloop.serving.errors import (
+    PAYLOAD_TOO_LARGE,
+    error_body,
+    internal_error_body,
+    status_for,
 )
-from closedloop.serving._middleware import (
-    REQUEST_ID_HEADER,
-    REQUEST_ID_PATTERN,
-    STATE_ID,
-    STATE_STARTED,
-    RequestContext,
-)
-from closedloop.serving._schema_model import frame_from_rows, request_row_model
-from closedloop.serving.errors import install_error_handlers
-from closedloop.workspace import Action, Actions, Workspace
+from closedloop.workspace import Workspace
 
-__all__ = [
-    "MAX_RECORDS",
-    "REQUEST_ID_HEADER",
-    "HealthResponse",
-    "MetadataResponse",
-    "PredictResponse",
-    "create_app",
-]
+__all__ = ["MAX_RECORDS", "REQUEST_ID_HEADER", "ServingApp", "create_app"]
 
-#: Default bound on the rows of one request (it is also one database transaction).
+_log = logging.getLogger("closedloop.serving")
+
+#: Default bound on the rows of one request.
 MAX_RECORDS = 10_000
+#: Bodies larger than this are decoded in a worker thread, off the event loop.
+_THREAD_DECODE_BYTES = 256 * 1024
+_REQUEST_ID_RE = __import__("re").compile(REQUEST_ID_PATTERN)
+_JSON = msgspec.json.Encoder()
 
 
-class PredictResponse(BaseModel):
-    """The answer of ``POST /predict``."""
-
-    request_id: str = Field(description="The X-Request-ID sent, or a generated one.")
-    model_version: str = Field(description="``<name>/<version>`` that answered.")
-    predictions: list[Any] = Field(description="One label (or value) per record, in order.")
-    probabilities: list[dict[str, float]] | None = Field(
-        default=None, description="Classifiers: class → probability, one mapping per record."
-    )
-    latency_ms: float = Field(description="Validation and model time of the request.")
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="E.g. category values or numbers outside the range not seen in training.",
-    )
+class _ClientGone(Exception):
+    """The client left before its body was complete."""
 
 
-class HealthResponse(BaseModel):
-    """The answer of ``GET /health``."""
+class ServingApp:
+    """The ASGI application :func:`create_app` returns (see the module docstring).
 
-    status: str
-    model_version: str
-
-
-class MetadataResponse(BaseModel):
-    """The answer of ``GET /metadata``: the served version as registered."""
-
-    id: str
-    name: str
-    version: int
-    ref: str = Field(description="The reference the server was started with.")
-    aliases: list[str] = Field(description="Aliases pointing at it when it was loaded.")
-    target: str
-    classes: list[str]
-    signature: dict[str, Any] = Field(description="The input schema (TableSchema.to_dict).")
-    metrics: dict[str, float]
-    run_id: str | None
-    dataset_version_id: str | None
-    created_at: int
-
-
-def _jsonable(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-class _Predictor:
-    """Scores validated rows and logs them; runs in FastAPI's threadpool."""
+    Attributes:
+        router: The served endpoints and their current route tables.
+        writer: The prediction log writer.
+        metrics: The server's Prometheus metrics.
+        control: The FastAPI application of the control routes.
+        state: Starlette-style state; ``state.model_version`` is the default version.
+    """
 
     def __init__(
         self,
         ws: Workspace,
-        loaded: LoadedModel,
+        router: Router,
         *,
         log_predictions: bool,
-        out_of_range: Policy,
-        unseen_categories: Policy,
+        limits: Limits,
+        max_body_bytes: int,
+        out_of_range: str,
+        unseen_categories: str,
+        reload_interval: float,
     ) -> None:
         self.ws = ws
-        self.out_of_range = out_of_range
-        self.unseen_categories = unseen_categories
-        self.version: ModelVersion = loaded.version
-        self.model = loaded.model
-        self.signature: TableSchema = loaded.version.signature
-        self.log_predictions = log_predictions
-        self.has_proba = callable(getattr(self.model, "predict_proba", None))
-        model_classes = [str(c) for c in getattr(self.model, "classes_", [])]
-        self.classes = list(self.version.classes) or model_classes
-        if self.has_proba and model_classes and self.classes != model_classes:
-            raise InvalidArgumentError(
-                f"{self.version.id} was registered with classes {self.classes} but the model "
-                f"predicts {model_classes}",
-                hint="re-register the model with classes=list(model.classes_)",
-            )
-
-    def _score(self, frame: pd.DataFrame) -> tuple[list[Any], list[dict[str, float]]]:
-        try:
-            proba = self.model.predict_proba(frame) if self.has_proba else None
-            labels = self.model.predict(frame)
-        except (ValueError, TypeError) as e:  # e.g. a missing value the model cannot impute
-            raise InvalidArgumentError(
-                f"the model could not score the records: {e}",
-                hint="check the records against the signature at /metadata",
-            ) from e
-        probabilities = (
-            []
-            if proba is None
-            else [
-                {c: float(p) for c, p in zip(self.classes, row, strict=True)}
-                for row in np.asarray(proba, dtype=float)
-            ]
+        self.router = router
+        self.limits = limits
+        self.max_body_bytes = max_body_bytes
+        self.reload_interval = reload_interval
+        self.metrics = ServerMetrics()
+        self.writer = LogWriter(ws, on_commit=self.metrics.committed)
+        self.predictor = Predictor(
+            ws,
+            self.writer,
+            self.metrics,
+            log_predictions=log_predictions,
+            out_of_range=check_policy("out_of_range", out_of_range),
+            unseen_categories=check_policy("unseen_categories", unseen_categories),
         )
-        return [_jsonable(v) for v in np.asarray(labels).tolist()], probabilities
+        default = router.default
+        self.control = control_app(
+            ws,
+            router,
+            self.metrics,
+            ready=self.ready,
+            queue_depth=lambda: self.writer.depth,
+            max_body_bytes=max_body_bytes,
+            openapi=openapi_builder(default.signature, limits.max_string_length, limits.max_records),
+        )
+        self.state = self.control.state
+        self.state.model_version = default.routes[0].version
+        self._reloader: asyncio.Task[None] | None = None
+        self._stopping = False
+        #: Close the workspace at shutdown (a worker process opened it for the app).
+        self.owns_workspace = False
 
-    def __call__(
+    # lifecycle -------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Whether the server takes traffic: models loaded, log writer up, not stopping."""
+        return not self._stopping and bool(self.router.tables)
+
+    async def startup(self) -> None:
+        """Start the log writer and the registry follower."""
+        self.writer.start()
+        self.predictor.open()
+        self._stopping = False
+        if self.reload_interval > 0:
+            self._reloader = asyncio.get_running_loop().create_task(self._follow_registry())
+
+    async def shutdown(self) -> None:
+        """Stop following the registry, finish shadow jobs, flush the log."""
+        self._stopping = True
+        if self._reloader is not None:
+            self._reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloader
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.predictor.close)
+        await loop.run_in_executor(None, self.writer.close)
+        if self.owns_workspace:
+            self.ws.close()
+
+    async def _follow_registry(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.reload_interval)
+            try:
+                swapped = await loop.run_in_executor(None, self.router.refresh)
+            except Exception:  # keep serving on the tables we have
+                _log.exception("following the registry failed")
+                continue
+            if swapped:
+                self.metrics.swaps.inc(swapped)
+                self.state.model_version = self.router.default.routes[0].version
+
+    # ASGI ------------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI event."""
+        kind = scope["type"]
+        if kind == "http":
+            route = _scoring_route(scope["method"], scope["path"])
+            if route is not None:
+                await self._score(scope, receive, send, *route)
+                return
+            await self.control(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self.control(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _score(
         self,
-        records: Sequence[BaseModel],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        protocol: str,
+        name: str | None,
+        version: str | None,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            request_id, content_type, declared = _headers(scope)
+        except _BadRequestId as e:
+            request_id = uuid.uuid4().hex
+            status, payload, extra = _error(protocol, _bad_request_id(str(e)))
+            await _respond(send, status, payload, request_id, extra)
+            return
+        self.metrics.in_flight.inc()
+        endpoint, version_id = name or self.router.sources[0].name, "-"
+        try:
+            try:
+                body = await self._body(receive, declared)
+            except _ClientGone:
+                return
+            if body is None:
+                status, payload, extra = _too_large(protocol, self.max_body_bytes)
+            else:
+                try:
+                    table = self.router.get(name) if name is not None else self.router.default
+                    endpoint = table.endpoint
+                    status, payload, version_id = 200, *await self._answer(
+                        protocol, table, version, body, content_type, request_id, started, scope
+                    )
+                    extra = []
+                except ClosedLoopError as e:
+                    status, payload, extra = _error(protocol, e)
+                except Exception:
+                    _log.exception("%s %s failed (request %s)", protocol, scope["path"], request_id)
+                    status, payload, extra = 500, _JSON.encode(internal_error_body()), []
+            await _respond(send, status, payload, request_id, extra)
+        finally:
+            self.metrics.in_flight.dec()
+        self.metrics.observe(endpoint, version_id, protocol, status, time.perf_counter() - started)
+
+    async def _body(self, receive: Receive, declared: int | None) -> bytes | None:
+        limit = self.max_body_bytes
+        if declared is not None and declared > limit:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message: Message = await receive()
+            if message["type"] != "http.request":
+                raise _ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _answer(
+        self,
+        protocol: str,
+        table: RouteTable,
+        version: str | None,
+        body: bytes,
+        content_type: str | None,
         request_id: str,
         started: float,
-        source: str | None = None,
-    ) -> PredictResponse:
-        """Score ``records`` for the caller at ``source`` (its address, for the audit log)."""
-        inputs = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in records]
-        frame = frame_from_rows(self.signature, [r.model_dump(by_alias=True) for r in records])
-        unseen = find_unseen_categories(self.signature, frame)
-        outside = find_out_of_range(self.signature, frame)
-        warnings = [f.warning() for f in unseen] + [f.warning() for f in outside]
-        version = self.version
-        caller = self.ws.as_principal(self.ws.principal.from_source(source))
-        with caller.action(
-            Actions.MODEL_PREDICT, f"model:{version.id}", request_id=request_id, rows=len(records)
-        ) as act:
-            if unseen:
-                act.update(unseen_categories={f.column: f.rows for f in unseen})
-            if outside:
-                act.update(out_of_range={f.column: f.rows for f in outside})
-            self._refuse(
-                unseen if self.unseen_categories == "refuse" else [],
-                outside if self.out_of_range == "refuse" else [],
+        scope: Scope,
+    ) -> tuple[bytes, str]:
+        if len(body) > _THREAD_DECODE_BYTES:
+            loop = asyncio.get_running_loop()
+            batch, extra = await loop.run_in_executor(
+                None, self._decode, protocol, table, body, content_type
             )
-            labels, probabilities = self._score(frame)
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            act.update(latency_ms=round(latency_ms, 3))
-            if self.log_predictions:
-                self._log(act, request_id, inputs, labels, probabilities, latency_ms)
-        return PredictResponse(
+        else:
+            batch, extra = self._decode(protocol, table, body, content_type)
+        client = scope.get("client")
+        outcome = await self.predictor.predict(
+            table,
+            batch,
             request_id=request_id,
-            model_version=version.id,
-            predictions=labels,
-            probabilities=probabilities if self.has_proba else None,
-            latency_ms=latency_ms,
-            warnings=warnings,
+            started=started,
+            source=client[0] if client else None,
+            protocol=protocol,
+            version=version,
         )
+        return self._encode(protocol, table, outcome, request_id, extra), outcome.target.version.id
 
-    def _refuse(self, unseen: Sequence[UnseenCategories], outside: Sequence[OutOfRange]) -> None:
-        """Refuse the request if there are rows off the training data under a refusing policy.
+    def _decode(
+        self, protocol: str, table: RouteTable, body: bytes, content_type: str | None
+    ) -> tuple[Batch, dict[str, Any]]:
+        signature = table.signature
+        if protocol == "native":
+            request = decode_native(body, signature, self.limits)
+            return request.batch, {"explain": request.explain}
+        if protocol == "mlflow":
+            from closedloop.serving._protocols import decode_mlflow
 
-        Raises:
-            InvalidArgumentError: Naming the first such field of each column, its value
-                and what training saw.
-        """
-        parts = [f.refusal() for f in unseen] + [f.refusal() for f in outside]
-        if not parts:
-            return
-        settings = []
-        if unseen:
-            settings.append("unseen_categories='warn' (setting serving_unseen_categories)")
-        if outside:
-            settings.append("out_of_range='warn' (setting serving_out_of_range)")
-        raise InvalidArgumentError(
-            "records off the training data: " + "; ".join(parts),
-            hint="send values seen in training (see /metadata), or serve with "
-            + " and ".join(settings),
-        )
+            return decode_mlflow(body, content_type, signature, self.limits), {}
+        from closedloop.serving._protocols import decode_v2
 
-    def _log(
+        v2 = decode_v2(body, signature, self.limits)
+        return v2.batch, {"id": v2.id, "outputs": v2.outputs}
+
+    def _encode(
         self,
-        act: Action,
+        protocol: str,
+        table: RouteTable,
+        outcome: Outcome,
         request_id: str,
-        inputs: list[dict[str, Any]],
-        labels: list[Any],
-        probabilities: list[dict[str, float]],
-        latency_ms: float,
-    ) -> None:
-        at = now_ms()
-        items = [
-            Prediction(
+        extra: dict[str, Any],
+    ) -> bytes:
+        if protocol == "native":
+            warnings = list(outcome.warnings)
+            if extra.get("explain"):
+                warnings.append(
+                    f"explain: per-row explanations are not available for "
+                    f"{outcome.target.version.id}"
+                )
+            return encode_native(
+                outcome.scored,
                 request_id=request_id,
-                row=i,
-                time=at,
-                model_version_id=self.version.id,
-                inputs=row,
-                output={
-                    "label": labels[i],
-                    "probabilities": probabilities[i] if probabilities else None,
-                },
-                latency_ms=latency_ms,
+                latency_ms=outcome.latency_ms,
+                warnings=warnings,
             )
-            for i, row in enumerate(inputs)
-        ]
-        try:
-            # A prediction that is not logged is not served: a failure here fails the request.
-            self.ws.metadata.predictions.append(items, audit=act)
-        except AlreadyExistsError as e:
-            raise AlreadyExistsError(
-                f"request id {request_id!r} is already in the prediction log",
-                hint=f"send a new {REQUEST_ID_HEADER} per request, or none to get one",
-            ) from e
+        if protocol == "mlflow":
+            from closedloop.serving._protocols import encode_mlflow
+
+            return encode_mlflow(outcome.scored)
+        from closedloop.serving._protocols import encode_v2
+
+        return encode_v2(
+            outcome.scored,
+            model_name=table.endpoint,
+            model_version=str(outcome.target.version.version),
+            request_id=extra.get("id") or request_id,
+            outputs=extra.get("outputs"),
+        )
 
 
-def _metadata(version: ModelVersion, ref: str) -> MetadataResponse:
-    return MetadataResponse(
-        id=version.id,
-        name=version.model,
-        version=version.version,
-        ref=ref,
-        aliases=list(version.aliases),
-        target=version.target,
-        classes=list(version.classes),
-        signature=version.signature.to_dict(),
-        metrics=dict(version.metrics),
-        run_id=version.run_id,
-        dataset_version_id=version.dataset_version_id,
-        created_at=version.created_at,
+# routing, headers and answers ------------------------------------------------------------------
+def _scoring_route(method: str, path: str) -> tuple[str, str | None, str | None] | None:
+    """``(protocol, endpoint name, version)`` of a scoring request, else ``None``."""
+    if method != "POST":
+        return None
+    if path == "/predict":
+        return "native", None, None
+    if path == "/invocations":
+        return "mlflow", None, None
+    parts = path.split("/")
+    # ['', 'v1', 'models', name, 'predict'] / ['', 'v2', 'models', name, ('versions', v,) 'infer']
+    if len(parts) == 5 and parts[1] == "v1" and parts[2] == "models" and parts[4] == "predict":
+        return ("native", parts[3], None) if parts[3] else None
+    if len(parts) >= 5 and parts[1] == "v2" and parts[2] == "models" and parts[-1] == "infer":
+        if len(parts) == 5 and parts[3]:
+            return "v2", parts[3], None
+        if len(parts) == 7 and parts[4] == "versions" and parts[3] and parts[5]:
+            return "v2", parts[3], parts[5]
+    return None
+
+
+class _BadRequestId(Exception):
+    """The client's ``X-Request-ID`` is not a valid id."""
+
+
+def _headers(scope: Scope) -> tuple[str, str | None, int | None]:
+    request_id: str | None = None
+    content_type: str | None = None
+    declared: int | None = None
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            text = value.decode("latin-1")
+            if not _REQUEST_ID_RE.fullmatch(text):
+                raise _BadRequestId(text)
+            request_id = text
+        elif key == b"content-type":
+            content_type = value.decode("latin-1")
+        elif key == b"content-length" and value.isdigit():
+            declared = int(value)
+    return request_id or uuid.uuid4().hex, content_type, declared
+
+
+async def _respond(
+    send: Send, status: int, payload: bytes, request_id: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _bad_request_id(sent: str) -> ProtocolError:
+    return ProtocolError(
+        f"header {REQUEST_ID_HEADER}: {sent[:80]!r} is not a valid request id",
+        hint="use 1 to 64 letters, digits or . _ : - (or send none to get one)",
+        status=422,
+        detail=[
+            {
+                "loc": ["header", REQUEST_ID_HEADER],
+                "msg": "String should match pattern " + repr(REQUEST_ID_PATTERN),
+                "type": "string_pattern_mismatch",
+                "input": repr(sent[:60]),
+            }
+        ],
     )
+
+
+def _too_large(protocol: str, limit: int) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    message = f"the request body is larger than the limit of {limit:,} bytes"
+    hint = (
+        "send fewer records per request, or raise the limit: the serving_max_body_bytes "
+        "setting (closedloop.yaml or CLOSEDLOOP_SERVING_MAX_BODY_BYTES), "
+        "'closedloop serve --max-body-bytes' or create_app(max_body_bytes=...)"
+    )
+    if protocol == "v2":
+        return 413, _JSON.encode({"error": message}), []
+    if protocol == "mlflow":
+        return 413, _JSON.encode({"error_code": "BAD_REQUEST", "message": message}), []
+    return 413, _JSON.encode(error_body(PAYLOAD_TOO_LARGE, message, hint)), []
+
+
+def _status(error: ClosedLoopError) -> int:
+    if isinstance(error, ProtocolError):
+        return error.status
+    return status_for(error)
+
+
+def _error(protocol: str, error: ClosedLoopError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    status = _status(error)
+    extra: list[tuple[bytes, bytes]] = []
+    if isinstance(error, LogBehindError):
+        status, extra = 503, [(b"retry-after", b"1")]
+    if status >= 500:
+        _log.error("scoring failed: [%s] %s", error.code, error.message)
+    if protocol == "v2":
+        from closedloop.serving._protocols import v2_error_body
+
+        text = error.message if not error.hint else f"{error.message} ({error.hint})"
+        return (400 if status == 422 else status), v2_error_body(text), extra
+    if protocol == "mlflow":
+        from closedloop.serving._protocols import mlflow_error_body
+
+        if isinstance(error, ProtocolError):
+            return status, mlflow_error_body(error), extra
+        code = "RESOURCE_DOES_NOT_EXIST" if isinstance(error, NotFoundError) else (
+            "BAD_REQUEST" if isinstance(error, InvalidArgumentError) else "INTERNAL_ERROR"
+        )
+        status = 400 if status == 422 else status
+        return status, _JSON.encode({"error_code": code, "message": error.message}), extra
+    body = error_body(error.code, error.message, error.hint)
+    if isinstance(error, ProtocolError):
+        body["detail"] = error.detail
+        body["omitted_errors"] = error.omitted
+        # The native protocol answers every refused body 422 (as its FastAPI version did);
+        # 415 stays: the body was not even read as JSON.
+        status = 422 if status == 400 else status
+    return status, _JSON.encode(body), extra
+
+
+# construction -------------------------------------------------------------------------------------
+def _loader(ws: Workspace, use_onnx: bool) -> Any:
+    def load(version: ModelVersion) -> Scorer:
+        loaded = registry.load_model(ws, version)
+        onnx = None
+        if use_onnx and loaded.version.onnx_digest is not None:
+            onnx = registry.load_onnx(ws, loaded.version)
+        return make_scorer(loaded.version, loaded.model, onnx)
+
+    return load
 
 
 def create_app(
     ws: Workspace,
-    model_ref: str,
+    model_ref: str | Sequence[str] | None = None,
     *,
+    endpoints: Sequence[str] = (),
     log_predictions: bool = True,
     max_records: int = MAX_RECORDS,
     max_body_bytes: int | None = None,
     max_string_length: int | None = None,
-    out_of_range: Policy | None = None,
-    unseen_categories: Policy | None = None,
-) -> FastAPI:
-    """Build the application serving ``model_ref`` from ``ws``.
+    out_of_range: str | None = None,
+    unseen_categories: str | None = None,
+    use_onnx: bool = True,
+    reload_interval: float | None = None,
+) -> ServingApp:
+    """Build the application serving model references and registry endpoints from ``ws``.
 
-    The model is loaded (and its bytes verified) once, here. Each ``POST /predict`` is one
-    ``model.predict`` action: the rows are validated against the signature, scored, and
-    logged with the action's audit event in one transaction. If the log write fails, the
-    request fails (503 for a storage error): a prediction that is not logged is not served.
+    Every served version is loaded (and its bytes verified) here, through the gate. Each
+    scoring request is one ``model.predict`` action: its rows are validated against the
+    signature, scored, and committed to the prediction log with the action's audit event
+    before the answer is sent; if the commit fails, the request fails (503 for a storage
+    error): a prediction that is not logged is not served.
 
     Options left ``None`` take the workspace's settings (``ws.settings.serving_*``, from
     ``closedloop.yaml`` or ``CLOSEDLOOP_SERVING_*``).
 
     Args:
         ws: An open workspace; it must stay open while the app serves.
-        model_ref: ``name@alias``, ``name@latest`` or ``name/<version>``.
+        model_ref: One or more of ``name@alias``, ``name@latest``, ``name/<version>``;
+            each is served as the endpoint named after its model.
+        endpoints: Names of registry endpoints to serve (canary routes and shadows).
         log_predictions: Write each served row to the prediction log.
         max_records: Most records one request may carry.
         max_body_bytes: Most bytes of a request body; a larger one gets 413.
-        max_string_length: Most characters of one category or string value; a longer one
-            gets 422 naming the field.
-        out_of_range: A number outside the range seen in training: ``"warn"`` (served, with
-            a warning and a count in the audit detail ``out_of_range``) or ``"refuse"``
-            (422 naming the field, the value and the range).
-        unseen_categories: A category not seen in training: ``"warn"`` (served, with a
-            warning and a count in the audit detail ``unseen_categories``) or ``"refuse"``.
+        max_string_length: Most characters of one text value; a longer one gets 422.
+        out_of_range: ``"warn"`` or ``"refuse"`` numbers outside the training range.
+        unseen_categories: ``"warn"`` or ``"refuse"`` categories not seen in training.
+        use_onnx: Score with a version's verified ONNX conversion when it has one.
+        reload_interval: Seconds between looks at the registry for moved aliases and
+            changed endpoints (0: never; ``None``: the ``serving_reload_seconds`` setting).
 
     Returns:
-        The application; ``app.state.model_version`` is the served ``ModelVersion``.
+        The ASGI application; ``app.state.model_version`` is the default endpoint's first
+        version.
 
     Raises:
-        NotFoundError: No such model version.
-        InvalidArgumentError: The registered classes contradict the model's, or an option
-            is out of its range.
+        NotFoundError: No such model version or endpoint.
+        InvalidArgumentError: Nothing to serve, an option out of its range, or registered
+            classes that contradict the model's.
     """
     settings = ws.settings
     body_limit = settings.serving_max_body_bytes if max_body_bytes is None else max_body_bytes
     text_limit = (
         settings.serving_max_string_length if max_string_length is None else max_string_length
     )
-    for name, value in (
-        ("max_records", max_records),
-        ("max_body_bytes", body_limit),
-        ("max_string_length", text_limit),
-    ):
-        if value < 1:
-            raise InvalidArgumentError(f"{name} must be at least 1, got {value}")
-    range_policy = check_policy(
-        "out_of_range", settings.serving_out_of_range if out_of_range is None else out_of_range
-    )
-    category_policy = check_policy(
-        "unseen_categories",
-        settings.serving_unseen_categories if unseen_categories is None else unseen_categories,
-    )
-    loaded = load_model(ws, model_ref)
-    version = loaded.version
-    predictor = _Predictor(
+    if body_limit < 1:
+        raise InvalidArgumentError(f"max_body_bytes must be at least 1, got {body_limit}")
+    limits = Limits(max_records=max_records, max_string_length=text_limit)
+    refs = [model_ref] if isinstance(model_ref, str) else list(model_ref or [])
+    sources = [EndpointSource.for_model(ref) for ref in refs]
+    sources += [EndpointSource(name=name, from_registry=True) for name in endpoints]
+    if not sources:
+        raise InvalidArgumentError(
+            "nothing to serve", hint="give a model reference (name@alias) or an endpoint name"
+        )
+    for source in sources:
+        if source.from_registry:
+            ws.metadata.endpoints.get(source.name)  # NotFoundError names it
+    router = Router(ws, sources, _loader(ws, use_onnx))
+    interval = settings.serving_reload_seconds if reload_interval is None else reload_interval
+    return ServingApp(
         ws,
-        loaded,
+        router,
         log_predictions=log_predictions,
-        out_of_range=range_policy,
-        unseen_categories=category_policy,
-    )
-    row_model = request_row_model(version.signature, name="Record", max_string_length=text_limit)
-    request_model: type[BaseModel] = create_model(
-        "PredictRequest",
-        __config__=ConfigDict(extra="forbid"),
-        records=(
-            list[row_model],  # type: ignore[valid-type]
-            Field(min_length=1, max_length=max_records, description="Rows to score."),
+        limits=limits,
+        max_body_bytes=body_limit,
+        out_of_range=settings.serving_out_of_range if out_of_range is None else out_of_range,
+        unseen_categories=(
+            settings.serving_unseen_categories if unseen_categories is None else unseen_categories
         ),
+        reload_interval=interval,
     )
-
-    app = FastAPI(
-        title=f"closedloop: {version.id}",
-        description=f"Serves model version {version.id} (started as {model_ref!r}).",
-        version=version.id,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.model_version = version
-    app.add_middleware(RequestContext, max_body_bytes=body_limit)
-    install_error_handlers(app)
-
-    def predict(
-        request: Request, body: BaseModel, x_request_id: str | None = None
-    ) -> PredictResponse:
-        records: list[BaseModel] = body.records  # type: ignore[attr-defined]
-        state = request.state
-        source = request.client.host if request.client is not None else None
-        return predictor(records, getattr(state, STATE_ID), getattr(state, STATE_STARTED), source)
-
-    # The body type is built at runtime from the signature; FastAPI reads it from here.
-    predict.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
-            inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=request_model),
-            inspect.Parameter(
-                "x_request_id",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[
-                    str | None,
-                    Header(
-                        alias=REQUEST_ID_HEADER,
-                        pattern=REQUEST_ID_PATTERN,
-                        description="Your id for the request (else one is generated).",
-                    ),
-                ],
-            ),
-        ],
-        return_annotation=PredictResponse,
-    )
-    app.add_api_route(
-        "/predict",
-        predict,
-        methods=["POST"],
-        response_model=PredictResponse,
-        response_model_exclude_none=True,
-        summary=f"Score records with {version.id}",
-    )
-
-    def health() -> HealthResponse:
-        return HealthResponse(status="ok", model_version=version.id)
-
-    def metadata() -> MetadataResponse:
-        return _metadata(version, model_ref)
-
-    app.add_api_route("/health", health, methods=["GET"], response_model=HealthResponse)
-    app.add_api_route("/metadata", metadata, methods=["GET"], response_model=MetadataResponse)
-    return app

@@ -9,7 +9,8 @@ warning in the response, counted in the audit detail of the ``model.predict`` ac
 what training saw (policy ``"refuse"``).
 
 This is the hot path of every request: each check works on one column of the request's
-frame at a time with vectorised pandas/numpy operations, never row by row in Python.
+batch at a time (a ``Batch``'s arrays, or a DataFrame's columns) with vectorised numpy
+operations; category columns are checked with one set lookup per value.
 """
 
 from __future__ import annotations
@@ -158,14 +159,14 @@ class UnseenCategories:
         )
 
 
-def find_out_of_range(signature: TableSchema, frame: pd.DataFrame) -> list[OutOfRange]:
+def find_out_of_range(signature: TableSchema, frame: Mapping[str, Any]) -> list[OutOfRange]:
     """Numeric columns of ``frame`` with values outside the signature's ``[minimum, maximum]``.
 
     Missing values are not out of range. Columns without a recorded range are skipped.
 
     Args:
         signature: The model's input schema.
-        frame: The request's rows (from :func:`frame_from_rows`).
+        frame: The request's columns by name (a ``Batch``'s ``columns`` or a DataFrame).
 
     Returns:
         One finding per column with any value outside, in signature order.
@@ -176,7 +177,7 @@ def find_out_of_range(signature: TableSchema, frame: pd.DataFrame) -> list[OutOf
             continue
         if column.minimum is None and column.maximum is None:
             continue
-        values = frame[column.name].to_numpy(dtype="float64", na_value=np.nan)
+        values = np.asarray(frame[column.name], dtype=np.float64)
         outside = np.zeros(len(values), dtype=bool)
         if column.minimum is not None:
             outside |= values < column.minimum
@@ -200,14 +201,16 @@ def find_out_of_range(signature: TableSchema, frame: pd.DataFrame) -> list[OutOf
     return out
 
 
-def find_unseen_categories(signature: TableSchema, frame: pd.DataFrame) -> list[UnseenCategories]:
+def find_unseen_categories(
+    signature: TableSchema, frame: Mapping[str, Any]
+) -> list[UnseenCategories]:
     """Category columns of ``frame`` with values the signature does not list.
 
     Missing values are not unseen. Columns without listed categories are skipped.
 
     Args:
         signature: The model's input schema.
-        frame: The request's rows (from :func:`frame_from_rows`).
+        frame: The request's columns by name (a ``Batch``'s ``columns`` or a DataFrame).
 
     Returns:
         One finding per column with any unseen value, in signature order.
@@ -216,21 +219,38 @@ def find_unseen_categories(signature: TableSchema, frame: pd.DataFrame) -> list[
     for column in signature.columns:
         if column.type is not LogicalType.CATEGORY or not column.categories:
             continue
-        series = frame[column.name]
-        text = series.astype(str)
-        unseen = (series.notna() & ~text.isin(column.categories)).to_numpy()
-        where = np.flatnonzero(unseen)
-        if where.size:
-            counts = text.iloc[where].value_counts(sort=False)
+        known = _known(column.categories)
+        counts: dict[str, int] = {}
+        first_row = -1
+        for i, value in enumerate(np.asarray(frame[column.name], dtype=object).tolist()):
+            if value is None or (isinstance(value, float) and value != value):
+                continue
+            text = value if isinstance(value, str) else str(value)
+            if text in known:
+                continue
+            if first_row < 0:
+                first_row = i
+            counts[text] = counts.get(text, 0) + 1
+        if counts:
             out.append(
                 UnseenCategories(
                     column=column.name,
-                    counts={str(v): int(n) for v, n in counts.items()},
+                    counts=counts,
                     known=column.categories,
-                    first_row=int(where[0]),
+                    first_row=first_row,
                 )
             )
     return out
+
+
+_KNOWN: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _known(categories: tuple[str, ...]) -> frozenset[str]:
+    found = _KNOWN.get(categories)
+    if found is None:
+        found = _KNOWN[categories] = frozenset(categories)
+    return found
 
 
 def unseen_categories(

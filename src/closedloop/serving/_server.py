@@ -1,23 +1,40 @@
-"""Run a model server: in the foreground (``serve``) or in a background thread."""
+"""Run a model server: in the foreground (``serve``, one or several worker processes) or
+in a background thread (``BackgroundServer``, for demos and tests).
+
+With ``workers > 1`` the calling process becomes a supervisor: it binds the port once and
+starts that many worker processes (uvicorn's multiprocess supervisor), each opening the
+workspace, loading the models and running its own log writer; they share the port and the
+prediction log. A worker that dies is replaced. SIGTERM (or Ctrl-C) stops the supervisor's
+workers gracefully: each stops accepting, finishes its open requests — every answered row
+already committed — flushes the shadow scores, and exits; then the supervisor exits 0.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
 
+from closedloop.config import Settings
 from closedloop.errors import ConfigurationError, InvalidArgumentError
-from closedloop.serving._app import create_app
-from closedloop.serving._checks import Policy
+from closedloop.serving._app import ServingApp, create_app
+from closedloop.serving._metrics import MULTIPROC_ENV
 from closedloop.workspace import Workspace
 
 __all__ = ["BackgroundServer", "serve"]
+
+#: Seconds a stopping server waits for open requests before closing them.
+GRACEFUL_SECONDS = 30
 
 
 class _Server(uvicorn.Server):
@@ -37,67 +54,135 @@ class _Server(uvicorn.Server):
             for sock in server.sockets:
                 port = int(sock.getsockname()[1])
                 break
-        host = self.config.host
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{port}"
+        self.url = _url(self.config.host, port)
         if self.on_ready is not None:
             self.on_ready(self.url)
 
 
-def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:
-    # No websockets: the app has none, and loading a websockets library is wasted work.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, ws="none")
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
+    # No websockets: the app has none. httptools and uvloop when installed (the fast path).
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws="none",
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        access_log=False,
+        **extra,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerApp:
+    """A picklable factory of a worker's application (uvicorn calls it in each worker).
+
+    Attributes:
+        settings: The workspace settings the supervisor was started with.
+        refs: Model references to serve.
+        endpoints: Registry endpoints to serve.
+        options: The other :func:`create_app` options.
+    """
+
+    settings: dict[str, Any]
+    refs: tuple[str, ...]
+    endpoints: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> ServingApp:
+        """Open the workspace and build the app (in the worker process)."""
+        ws = Workspace.open(settings=Settings(**self.settings))
+        app = create_app(ws, list(self.refs), endpoints=list(self.endpoints), **self.options)
+        app.owns_workspace = True
+        return app
 
 
 def serve(
     ws: Workspace,
-    model_ref: str,
+    model_ref: str | Sequence[str] | None = None,
     *,
+    endpoints: Sequence[str] = (),
     host: str = "127.0.0.1",
     port: int = 8000,
+    workers: int | None = None,
     log_level: str = "info",
-    log_predictions: bool = True,
     on_ready: Callable[[str], None] | None = None,
-    max_body_bytes: int | None = None,
-    max_string_length: int | None = None,
-    out_of_range: Policy | None = None,
-    unseen_categories: Policy | None = None,
+    **options: Any,
 ) -> None:
-    """Serve ``model_ref`` over HTTP until interrupted (Ctrl-C or SIGTERM).
+    """Serve model references and registry endpoints over HTTP until SIGTERM or Ctrl-C.
 
     Args:
         ws: An open workspace.
-        model_ref: ``name@alias``, ``name@latest`` or ``name/<version>``.
+        model_ref: One or more of ``name@alias``, ``name@latest``, ``name/<version>``.
+        endpoints: Registry endpoints to serve.
         host: Interface to bind (``0.0.0.0`` for every interface).
         port: TCP port; 0 picks a free one.
+        workers: Worker processes sharing the port and the log (``None``: the
+            ``serving_workers`` setting).
         log_level: uvicorn's log level (``critical`` … ``trace``).
-        log_predictions: Write each served row to the prediction log.
         on_ready: Called with the base URL once the server listens.
-        max_body_bytes: Most bytes of a request body (``None``: the workspace setting).
-        max_string_length: Most characters of a text value (``None``: the setting).
-        out_of_range: ``"warn"`` or ``"refuse"`` numbers outside the training range
-            (``None``: the setting).
-        unseen_categories: ``"warn"`` or ``"refuse"`` categories not seen in training
-            (``None``: the setting).
+        **options: :func:`~closedloop.serving.create_app` options (``log_predictions``,
+            ``max_body_bytes``, ``max_string_length``, ``out_of_range``,
+            ``unseen_categories``, ``use_onnx``, ``reload_interval``, ``max_records``).
 
     Raises:
-        NotFoundError: No such model version.
+        NotFoundError: No such model version or endpoint.
         InvalidArgumentError: An option is out of its range.
     """
-    app = create_app(
-        ws,
-        model_ref,
-        log_predictions=log_predictions,
-        max_body_bytes=max_body_bytes,
-        max_string_length=max_string_length,
-        out_of_range=out_of_range,
-        unseen_categories=unseen_categories,
+    count = ws.settings.serving_workers if workers is None else workers
+    if count < 1:
+        raise InvalidArgumentError(f"workers must be at least 1, got {count}")
+    refs = [model_ref] if isinstance(model_ref, str) else list(model_ref or [])
+    if count == 1:
+        app = create_app(ws, refs, endpoints=endpoints, **options)
+        _Server(_config(app, host, port, log_level), on_ready).run()
+        return
+    # Check everything loads before starting workers: a bad reference fails here, once.
+    create_app(ws, refs, endpoints=endpoints, **{**options, "reload_interval": 0})
+    _supervise(ws, refs, endpoints, host, port, count, log_level, on_ready, options)
+
+
+def _supervise(
+    ws: Workspace,
+    refs: Sequence[str],
+    endpoints: Sequence[str],
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    on_ready: Callable[[str], None] | None,
+    options: dict[str, Any],
+) -> None:
+    from uvicorn.supervisors import Multiprocess
+
+    factory = WorkerApp(
+        ws.settings.model_dump(mode="json"), tuple(refs), tuple(endpoints), dict(options)
     )
-    _Server(_config(app, host, port, log_level), on_ready).run()
+    metrics_dir = tempfile.mkdtemp(prefix="closedloop-metrics-")
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = metrics_dir  # the workers inherit it
+    try:
+        config = _config(factory, host, port, log_level, factory=True, workers=workers)
+        sock = config.bind_socket()
+        if on_ready is not None:
+            on_ready(_url(host, int(sock.getsockname()[1])))
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 class BackgroundServer:
-    """Serve a model from a thread of this process, for demos and tests over real HTTP.
+    """Serve models from a thread of this process, for demos and tests over real HTTP.
 
     Example::
 
@@ -107,40 +192,42 @@ class BackgroundServer:
     Args:
         source: A workspace to serve ``model_ref`` from, or a ready application (from
             :func:`create_app`, perhaps with other options).
-        model_ref: ``name@alias``, ``name@latest`` or ``name/<version>``; required with a
-            workspace, refused with an application.
+        model_ref: Model reference(s); required with a workspace (unless ``endpoints``),
+            refused with an application.
+        endpoints: Registry endpoints to serve (with a workspace).
         host: Interface to bind.
         port: TCP port; ``None`` or 0 lets the system pick a free one.
         timeout: Seconds to wait for ``/health`` to answer, and for the stop.
         log_level: uvicorn's log level.
-        log_predictions: With a workspace: write each served row to the prediction log.
+        **options: :func:`create_app` options, with a workspace.
 
     Raises:
-        InvalidArgumentError: ``model_ref`` is missing with a workspace, or given with an app.
+        InvalidArgumentError: Nothing to serve with a workspace, or a reference with an app.
         NotFoundError: No such model version.
     """
 
     def __init__(
         self,
-        source: Workspace | FastAPI,
-        model_ref: str | None = None,
+        source: Workspace | ServingApp,
+        model_ref: str | Sequence[str] | None = None,
         *,
+        endpoints: Sequence[str] = (),
         host: str = "127.0.0.1",
         port: int | None = None,
         timeout: float = 10.0,
         log_level: str = "warning",
-        log_predictions: bool = True,
+        **options: Any,
     ) -> None:
-        if isinstance(source, FastAPI):
-            if model_ref is not None:
+        if isinstance(source, ServingApp):
+            if model_ref is not None or endpoints or options:
                 raise InvalidArgumentError(
-                    "give a model reference with a workspace, not with an application"
+                    "give model references and options with a workspace, not with an application"
                 )
             app = source
-        elif model_ref is None:
+        elif model_ref is None and not endpoints:
             raise InvalidArgumentError("serving from a workspace needs a model reference")
         else:
-            app = create_app(source, model_ref, log_predictions=log_predictions)
+            app = create_app(source, model_ref, endpoints=endpoints, **options)
         self.app = app
         self.timeout = timeout
         self._server = _Server(_config(app, host, port or 0, log_level), None)

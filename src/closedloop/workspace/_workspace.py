@@ -50,6 +50,8 @@ _CONFIG_TEMPLATE = """\
 # serving_max_string_length: 1000    # longer text values get 422
 # serving_out_of_range: warn         # or refuse: numbers outside the training range
 # serving_unseen_categories: warn    # or refuse: categories not seen in training
+# serving_reload_seconds: 2.0        # how often servers follow alias moves (0: never)
+# serving_workers: 1                 # worker processes of `closedloop serve`
 # audit_reads: data_and_models       # or all, or none: which reads the audit log records
 """
 

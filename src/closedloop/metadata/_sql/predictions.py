@@ -14,10 +14,14 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from closedloop.core import Audit, Label, LoggedRequest
+from closedloop.core import Audit, Label, LoggedRequest, commit_audit
 from closedloop.metadata._domain import BlobReference
-from closedloop.metadata._sql._db import Database, dumps
-from closedloop.metadata._sql.tables import prediction_labels, prediction_requests
+from closedloop.metadata._sql._db import Database, audit_row, dumps
+from closedloop.metadata._sql.tables import (
+    audit_events,
+    prediction_labels,
+    prediction_requests,
+)
 
 __all__ = ["SqlPredictionLog"]
 
@@ -54,8 +58,10 @@ class SqlPredictionLog:
         with self._db.write() as conn:
             if rows:
                 conn.execute(insert(prediction_requests), rows)
-            for audit in audits:
-                self._db.audit(conn, audit)
+            # Pending events are built inside the transaction, so they commit with the rows.
+            events = [e for e in (commit_audit(a) for a in audits) if e is not None]
+            if events:
+                conn.execute(insert(audit_events), [audit_row(e) for e in events])
 
     def _filtered(
         self,
