@@ -107,7 +107,8 @@ def test_cli_serve_opens_the_workspace_and_prints_the_url(
     assert "m@champion" in result.output
     assert "http://127.0.0.1:8123" in result.output
     [call] = calls
-    assert call["ref"] == "m@champion"
+    assert call["ref"] == ["m@champion"]
+    assert call["endpoints"] == []
     assert (call["host"], call["port"], call["log_predictions"]) == ("127.0.0.1", 8123, True)
     assert call["ws"].location.root == root
 

@@ -9,6 +9,7 @@ import typer
 
 from closedloop.cli._safe import line
 from closedloop.cli._state import console, state
+from closedloop.errors import InvalidArgumentError
 
 __all__ = ["OffTraining", "serve"]
 
@@ -22,13 +23,54 @@ class OffTraining(StrEnum):
 
 def serve(
     ctx: typer.Context,
-    model_ref: Annotated[
-        str, typer.Argument(help="name@alias, name@latest or name/<version>, e.g. churn@champion.")
-    ],
+    model_refs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models to serve: name@alias, name@latest or name/<version>, e.g. "
+            "churn@champion; each is served as the endpoint named after its model.",
+            show_default=False,
+        ),
+    ] = None,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--endpoint",
+            "-e",
+            help="A registry endpoint to serve (canary routes and shadows); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to bind; 0.0.0.0 listens on every interface.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: a free one).")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes sharing the port and the prediction log. Default: the "
+            "serving_workers setting (1).",
+            show_default=False,
+        ),
+    ] = None,
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx/--no-onnx",
+            help="Score with a version's verified ONNX conversion when it has one "
+            "(closedloop models onnx); --no-onnx always runs the pipeline as is.",
+        ),
+    ] = True,
+    reload_seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="How often to look at the registry for moved aliases and changed endpoints "
+            "(0: never). Default: the serving_reload_seconds setting (2).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="Server log level: critical, error, warning, info, debug.")
     ] = "info",
@@ -74,29 +116,56 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve a registered model: POST /predict, GET /health, GET /metadata.
+    """Serve models and endpoints over the native, MLflow and Open Inference v2 protocols.
 
-    Limits and policies left unset come from the settings (serving_max_body_bytes,
-    serving_max_string_length, serving_out_of_range, serving_unseen_categories in
-    closedloop.yaml or CLOSEDLOOP_* variables).
+    Scoring: POST /v1/models/NAME/predict (and /predict), POST /invocations (MLflow),
+    POST /v2/models/NAME/infer (OIP v2). Also GET /healthz, /readyz, /metrics,
+    /v1/models, POST /v1/feedback. Every answered row is committed to the prediction log
+    before its answer is sent. Limits and policies left unset come from the settings
+    (serving_* in closedloop.yaml or CLOSEDLOOP_* variables).
     """
     # FastAPI and uvicorn load only for this command, keeping every other command fast.
     from closedloop import serving
 
+    refs = list(model_refs or [])
+    endpoints = list(endpoint or [])
+    if not refs and not endpoints:
+        raise InvalidArgumentError(
+            "nothing to serve",
+            hint="give a model reference (closedloop serve churn@champion) or --endpoint NAME",
+        )
     ws = state(ctx).client().workspace
+    names = [r.split("@", 1)[0].split("/", 1)[0] for r in refs] + endpoints
 
     def ready(url: str) -> None:
-        console.print(line(("serving", "bold green"), " ", model_ref, " at ", url))
-        console.print(line(f"  POST {url}/predict   GET {url}/health   GET {url}/metadata"))
+        console.print(
+            line(("serving", "bold green"), " ", ", ".join(refs + endpoints), " at ", url)
+        )
+        for name in names:
+            console.print(
+                line(
+                    f"  POST {url}/v1/models/",
+                    name,
+                    "/predict   ",
+                    f"{url}/v2/models/",
+                    name,
+                    "/infer",
+                )
+            )
+        console.print(line(f"  POST {url}/invocations   GET {url}/metrics   GET {url}/readyz"))
         console.print(line("  press Ctrl-C to stop"))
 
     serving.serve(
         ws,
-        model_ref,
+        refs,
+        endpoints=endpoints,
         host=host,
         port=port,
+        workers=workers,
         log_level=log_level,
         log_predictions=log_predictions,
+        use_onnx=onnx,
+        reload_interval=reload_seconds,
         on_ready=ready,
         max_body_bytes=max_body_bytes,
         max_string_length=max_string_length,

@@ -30,9 +30,9 @@ from typing import Any
 import msgspec
 from starlette.types import Message, Receive, Scope, Send
 
+from closedloop import registry
 from closedloop.core import ModelVersion
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
-from closedloop import registry
 from closedloop.serving._batch import Batch
 from closedloop.serving._checks import check_policy
 from closedloop.serving._control import control_app
@@ -64,7 +64,7 @@ _REQUEST_ID_RE = __import__("re").compile(REQUEST_ID_PATTERN)
 _JSON = msgspec.json.Encoder()
 
 
-class _ClientGone(Exception):
+class _ClientGoneError(Exception):
     """The client left before its body was complete."""
 
 
@@ -114,7 +114,9 @@ class ServingApp:
             ready=self.ready,
             queue_depth=lambda: self.writer.depth,
             max_body_bytes=max_body_bytes,
-            openapi=openapi_builder(default.signature, limits.max_string_length, limits.max_records),
+            openapi=openapi_builder(
+                default.signature, limits.max_string_length, limits.max_records
+            ),
         )
         self.state = self.control.state
         self.state.model_version = default.routes[0].version
@@ -200,7 +202,7 @@ class ServingApp:
         started = time.perf_counter()
         try:
             request_id, content_type, declared = _headers(scope)
-        except _BadRequestId as e:
+        except _BadRequestIdError as e:
             request_id = uuid.uuid4().hex
             status, payload, extra = _error(protocol, _bad_request_id(str(e)))
             await _respond(send, status, payload, request_id, extra)
@@ -210,7 +212,7 @@ class ServingApp:
         try:
             try:
                 body = await self._body(receive, declared)
-            except _ClientGone:
+            except _ClientGoneError:
                 return
             if body is None:
                 status, payload, extra = _too_large(protocol, self.max_body_bytes)
@@ -218,8 +220,11 @@ class ServingApp:
                 try:
                     table = self.router.get(name) if name is not None else self.router.default
                     endpoint = table.endpoint
-                    status, payload, version_id = 200, *await self._answer(
-                        protocol, table, version, body, content_type, request_id, started, scope
+                    status, payload, version_id = (
+                        200,
+                        *await self._answer(
+                            protocol, table, version, body, content_type, request_id, started, scope
+                        ),
                     )
                     extra = []
                 except ClosedLoopError as e:
@@ -241,7 +246,7 @@ class ServingApp:
         while True:
             message: Message = await receive()
             if message["type"] != "http.request":
-                raise _ClientGone
+                raise _ClientGoneError
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -354,7 +359,7 @@ def _scoring_route(method: str, path: str) -> tuple[str, str | None, str | None]
     return None
 
 
-class _BadRequestId(Exception):
+class _BadRequestIdError(Exception):
     """The client's ``X-Request-ID`` is not a valid id."""
 
 
@@ -366,7 +371,7 @@ def _headers(scope: Scope) -> tuple[str, str | None, int | None]:
         if key == b"x-request-id":
             text = value.decode("latin-1")
             if not _REQUEST_ID_RE.fullmatch(text):
-                raise _BadRequestId(text)
+                raise _BadRequestIdError(text)
             request_id = text
         elif key == b"content-type":
             content_type = value.decode("latin-1")
@@ -441,8 +446,10 @@ def _error(protocol: str, error: ClosedLoopError) -> tuple[int, bytes, list[tupl
 
         if isinstance(error, ProtocolError):
             return status, mlflow_error_body(error), extra
-        code = "RESOURCE_DOES_NOT_EXIST" if isinstance(error, NotFoundError) else (
-            "BAD_REQUEST" if isinstance(error, InvalidArgumentError) else "INTERNAL_ERROR"
+        code = (
+            "RESOURCE_DOES_NOT_EXIST"
+            if isinstance(error, NotFoundError)
+            else ("BAD_REQUEST" if isinstance(error, InvalidArgumentError) else "INTERNAL_ERROR")
         )
         status = 400 if status == 422 else status
         return status, _JSON.encode({"error_code": code, "message": error.message}), extra

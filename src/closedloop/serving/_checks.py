@@ -37,6 +37,9 @@ __all__ = [
     "unseen_categories",
 ]
 
+#: A request's columns by name: a ``Batch``'s arrays or a DataFrame.
+Columns = Mapping[str, Any] | pd.DataFrame
+
 #: What the server does with rows off the training data.
 Policy = Literal["warn", "refuse"]
 POLICIES: tuple[Policy, ...] = ("warn", "refuse")
@@ -159,7 +162,7 @@ class UnseenCategories:
         )
 
 
-def find_out_of_range(signature: TableSchema, frame: Mapping[str, Any]) -> list[OutOfRange]:
+def find_out_of_range(signature: TableSchema, frame: Columns) -> list[OutOfRange]:
     """Numeric columns of ``frame`` with values outside the signature's ``[minimum, maximum]``.
 
     Missing values are not out of range. Columns without a recorded range are skipped.
@@ -202,7 +205,7 @@ def find_out_of_range(signature: TableSchema, frame: Mapping[str, Any]) -> list[
 
 
 def find_unseen_categories(
-    signature: TableSchema, frame: Mapping[str, Any]
+    signature: TableSchema, frame: Columns
 ) -> list[UnseenCategories]:
     """Category columns of ``frame`` with values the signature does not list.
 

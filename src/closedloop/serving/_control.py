@@ -96,8 +96,7 @@ def _endpoint(table: RouteTable) -> dict[str, Any]:
             for t in table.routes
         ],
         "shadows": [
-            {"ref": t.ref, "version": t.version.id, "scorer": t.scorer.kind}
-            for t in table.shadows
+            {"ref": t.ref, "version": t.version.id, "scorer": t.scorer.kind} for t in table.shadows
         ],
         "signature": table.signature.to_dict(),
     }

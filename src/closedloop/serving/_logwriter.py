@@ -25,6 +25,7 @@ includes the wait for the log; only the commit itself and sending the answer com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -316,10 +317,8 @@ class LogWriter:
             elif err is not None:
                 _log.warning("a shadow score of %s was not logged: %s", item.request_id, err)
         for loop, settled in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_wake, settled)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                pass
 
 
 def _wake(settled: list[tuple[LogItem, BaseException | None]]) -> None:

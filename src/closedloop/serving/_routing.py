@@ -202,9 +202,7 @@ class Router:
     def _build(self, source: EndpointSource) -> RouteTable:
         routes, shadows = self._routes(source)
         models = self.ws.metadata.models
-        routed = [
-            Target(r.ref, r.weight, self._scorer(models.get_version(r.ref))) for r in routes
-        ]
+        routed = [Target(r.ref, r.weight, self._scorer(models.get_version(r.ref))) for r in routes]
         shadowed = [Target(ref, 0.0, self._scorer(models.get_version(ref))) for ref in shadows]
         table = RouteTable.build(source.name, routed, shadowed)
         wanted = table.signature.to_dict()

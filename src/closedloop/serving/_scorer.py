@@ -131,9 +131,27 @@ def make_scorer(
         return pipeline
     from closedloop.serving._onnx import OnnxScorer
 
-    return OnnxScorer(
-        onnx_bytes,
-        version.signature,
-        list(classes) if classes is not None else pipeline.classes,
-        version.id,
+    return _Onnx(
+        version,
+        OnnxScorer(
+            onnx_bytes,
+            version.signature,
+            list(classes) if classes is not None else pipeline.classes,
+            version.id,
+        ),
     )
+
+
+class _Onnx:
+    """An :class:`~closedloop.serving._onnx.OnnxScorer` as a :class:`Scorer` of a version."""
+
+    kind = "onnx"
+
+    def __init__(self, version: ModelVersion, inner: Any) -> None:
+        self.version = version
+        self._inner = inner
+
+    def score(self, batch: Batch) -> Scored:
+        """Score every row of ``batch`` with one ONNX Runtime session run."""
+        scored: Scored = self._inner.score(batch)
+        return scored

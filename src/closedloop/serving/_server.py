@@ -1,5 +1,7 @@
-"""Run a model server: in the foreground (``serve``, one or several worker processes) or
-in a background thread (``BackgroundServer``, for demos and tests).
+"""Run a model server: in the foreground (``serve``) or in a background thread.
+
+``serve`` runs one or several worker processes; ``BackgroundServer`` a thread, for demos
+and tests.
 
 With ``workers > 1`` the calling process becomes a supervisor: it binds the port once and
 starts that many worker processes (uvicorn's multiprocess supervisor), each opening the
