@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck layers unit bench clean
+.PHONY: bench-serving
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ test: lint typecheck layers unit
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_tracking.py --peer mlflow --output benchmarks/RESULTS.md
+
+bench-serving: $(STAMP)
+	$(BIN)/python benchmarks/bench_serving.py --peer mlserver --output benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) demo-workspace .mypy_cache .ruff_cache .pytest_cache
