@@ -11,7 +11,8 @@ from cli_support import Cli, Populated
 from sklearn.dummy import DummyClassifier
 
 import closedloop
-from closedloop.core import ColumnSchema, LogicalType, Prediction, TableSchema
+from closedloop.core import ColumnSchema, LogicalType, TableSchema
+from closedloop.testing import log_request
 
 CLI = Path(closedloop.__file__).parent / "cli"
 WORKSPACE_NAMES = frozenset({"ws", "workspace", "view"})
@@ -73,12 +74,16 @@ def _served(root: Path) -> None:
             target="y",
             aliases=["champion"],
         )
-        client.workspace.metadata.predictions.append(
-            [
-                Prediction(f"req{i}", 0, 1000 + i, "m/1", {"x": i}, {"label": "a"}, 1.5)
-                for i in (1, 2)
-            ]
-        )
+        for i in (1, 2):
+            log_request(
+                client.workspace,
+                "m/1",
+                pd.DataFrame({"x": [i]}),
+                ["a"],
+                request_id=f"req{i}",
+                time=1000 + i,
+                latency_ms=1.5,
+            )
 
 
 def test_models_predictions_reads_the_log_through_the_verbs(cli: Cli, populated: Populated) -> None:
@@ -89,7 +94,10 @@ def test_models_predictions_reads_the_log_through_the_verbs(cli: Cli, populated:
     assert "req1" in r.out
     assert "req2" not in r.out
     r = cli("-w", populated.root, "models", "predictions", "m/1", "--json")
-    assert [json.loads(x)["request_id"] for x in r.out.splitlines()] == ["req1", "req2"]
+    docs = [json.loads(x) for x in r.out.splitlines()]
+    assert [d["request_id"] for d in docs] == ["req1", "req2"]
+    assert docs[0]["inputs"] == {"x": 1}
+    assert docs[0]["output"] == {"label": "a", "probabilities": None}
     with closedloop.Client(populated.root) as client:
         reads = client.audit.list(action="prediction.read")
     assert {e.resource for e in reads} == {"model:m/1"}
