@@ -102,3 +102,14 @@ def test_predictions_frame_keeps_signature_columns_and_reads_their_types() -> No
     report = DriftDetector(SIGNATURE).fit(reference).compare(frame)
     assert report.feature("age").current_rows == 2  # "41" read as a number
     assert report.feature("color").current_summary == {"3": 1.0}  # 3 compared as text
+
+
+def test_logged_inputs_give_gappy_integers_back_and_fill_absent_columns() -> None:
+    from closedloop.monitoring._monitor import logged_inputs
+
+    logged = pd.DataFrame({"age": [41.0, None], "color": [3.0, float("nan")], "x": [1, 2]})
+    frame = logged_inputs(logged, SIGNATURE)
+    assert list(frame.columns) == ["age", "income", "color"]
+    assert frame["age"].tolist() == [41, None]
+    assert type(frame["color"][0]) is int  # category 3 is compared as "3", not "3.0"
+    assert frame["income"].tolist() == [None, None]
