@@ -86,14 +86,20 @@ def test_the_app_maps_a_store_error_inside_a_request(served: Served) -> None:
     assert unknown.json()["error"]["code"] == "NOT_FOUND"
 
 
-def test_a_prediction_that_cannot_be_logged_is_not_served(
-    served: Served, client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
+class _BrokenAppender:
+    def append(self, items: object, audits: object = ()) -> None:
         raise errors.StorageError("metadata database unavailable")
 
-    monkeypatch.setattr(served.ws.metadata.predictions, "append_requests", broken)
-    response = client.post("/predict", json={"records": records(served.test.iloc[:3])})
+    def close(self) -> None:
+        pass
+
+
+def test_a_prediction_that_cannot_be_logged_is_not_served(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(served.ws.metadata.predictions, "appender", _BrokenAppender)
+    with TestClient(create_app(served.ws, "m@champion")) as client:
+        response = client.post("/predict", json={"records": records(served.test.iloc[:3])})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "STORAGE"
     assert "predictions" not in response.json()

@@ -12,7 +12,7 @@ from closedloop.metadata._decisions import DecisionStore
 from closedloop.metadata._domain import BlobReference, DomainStore
 from closedloop.metadata._endpoints import EndpointStore
 from closedloop.metadata._models import ModelStore
-from closedloop.metadata._predictions import PredictionLog
+from closedloop.metadata._predictions import PredictionLog, RequestAppender
 from closedloop.metadata._protocol import MetadataStore
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "MetadataStore",
     "ModelStore",
     "PredictionLog",
+    "RequestAppender",
     "get_metadata_store",
     "mask_uri",
     "metadata_stores",

@@ -9,7 +9,19 @@ from typing import Protocol
 from closedloop.core import Audit, Label, LoggedRequest
 from closedloop.metadata._domain import DomainStore
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "RequestAppender"]
+
+
+class RequestAppender(Protocol):
+    """Appends groups of requests for one writer thread; ``close`` when done."""
+
+    def append(self, items: Sequence[LoggedRequest], audits: Sequence[Audit] = ()) -> None:
+        """As ``PredictionLog.append_requests``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
 
 
 class PredictionLog(DomainStore, Protocol):
@@ -23,6 +35,10 @@ class PredictionLog(DomainStore, Protocol):
         Raises:
             AlreadyExistsError: A ``(request_id, model_version_id)`` is already logged.
         """
+        ...
+
+    def appender(self) -> RequestAppender:
+        """A dedicated appender for one writer thread: the same append, without overhead."""
         ...
 
     def count(

@@ -1,7 +1,8 @@
 """The prediction log's payload: one request's inputs and outputs, column by column.
 
 A payload is one MessagePack document: ``n`` (rows), ``inputs`` (one ``[name, kind, data]``
-per input column, in signature order), ``label`` (``[kind, data]``), ``classes`` and
+per input column, in signature order) or, when every input is numeric, ``matrix``
+(``[names, dtype, row-major bytes]``), ``label`` (``[kind, data]``), ``classes`` and
 ``proba`` (``n x len(classes)`` float64, row-major, or nil). Numeric, boolean and datetime
 columns travel as their raw little-endian buffers (``kind`` is the numpy dtype string, e.g.
 ``<f8``; datetimes as ``<M8[ns]``); text and mixed columns as a list of values (``kind``
@@ -98,6 +99,7 @@ def encode_rows(
     labels: np.ndarray,
     probabilities: np.ndarray | None,
     classes: Sequence[str],
+    matrix: np.ndarray | None = None,
 ) -> bytes:
     """One request's rows as a payload (see the module docstring).
 
@@ -106,18 +108,27 @@ def encode_rows(
         labels: One label per row.
         probabilities: ``n_rows x len(classes)`` or ``None``.
         classes: The probability columns' classes.
+        matrix: The same inputs as one ``n_rows x n_columns`` float64 array, when every
+            column is numeric: stored as one buffer (``matrix``: names, dtype, bytes)
+            instead of one entry per column.
     """
     labels = np.asarray(labels)
     proba = None
     if probabilities is not None:
         proba = np.ascontiguousarray(probabilities, dtype="<f8").tobytes()
-    doc = {
-        "n": len(labels),
-        "inputs": [[name, *_column(np.asarray(v))] for name, v in columns.items()],
-        "label": _column(labels),
-        "classes": [str(c) for c in classes] if probabilities is not None else [],
-        "proba": proba,
-    }
+    doc: dict[str, Any] = {"n": len(labels)}
+    if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(columns):
+        doc["inputs"] = []
+        doc["matrix"] = [list(columns), matrix.dtype.str, np.ascontiguousarray(matrix).tobytes()]
+    else:
+        doc["inputs"] = [[name, *_column(np.asarray(v))] for name, v in columns.items()]
+    doc.update(
+        {
+            "label": _column(labels),
+            "classes": [str(c) for c in classes] if probabilities is not None else [],
+            "proba": proba,
+        }
+    )
     return _ENCODER.encode(doc)
 
 
@@ -137,10 +148,15 @@ def decode_rows(payload: bytes, fmt: str) -> DecodedRows:
     try:
         doc = _DECODER.decode(payload)
         n_rows = int(doc["n"])
-        names = [c[0] for c in doc["inputs"]]
-        inputs = pd.DataFrame(
-            {c[0]: _values(c[1], c[2], n_rows) for c in doc["inputs"]}, columns=names
-        )
+        if "matrix" in doc:
+            names, kind, data = doc["matrix"]
+            values = np.frombuffer(data, dtype=np.dtype(kind)).reshape(n_rows, len(names))
+            inputs = pd.DataFrame(values, columns=names)
+        else:
+            names = [c[0] for c in doc["inputs"]]
+            inputs = pd.DataFrame(
+                {c[0]: _values(c[1], c[2], n_rows) for c in doc["inputs"]}, columns=names
+            )
         labels = _values(doc["label"][0], doc["label"][1], n_rows).tolist()
         classes = [str(c) for c in doc["classes"]]
         probabilities = None

@@ -34,6 +34,7 @@ def logged_request(
     probabilities: np.ndarray | None,
     classes: Sequence[str],
     latency_ms: float,
+    matrix: np.ndarray | None = None,
 ) -> LoggedRequest:
     """The log record of one request as one version scored it, its payload sealed.
 
@@ -49,9 +50,10 @@ def logged_request(
         probabilities: ``n_rows x len(classes)`` or ``None``.
         classes: The probability columns' classes.
         latency_ms: The request's latency.
+        matrix: The inputs as one float64 matrix, when every column is numeric.
     """
     n_rows = len(labels)
-    plain = encode_rows(columns, labels, probabilities, classes)
+    plain = encode_rows(columns, labels, probabilities, classes, matrix)
     key_id: str | None = None
     payload = plain
     if sealer is not None:

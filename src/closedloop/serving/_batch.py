@@ -47,27 +47,39 @@ class Batch:
         n_rows: How many rows.
         warnings: Facts about the rows a client should see (filled by the range and
             category checks, not by decoders).
+        numeric_matrix: The rows as one ``n_rows x n_columns`` float64 array, when every
+            column is numeric; a decoder that has it (a 2-D tensor) sets it, else
+            :meth:`matrix` builds it once.
     """
 
     signature: TableSchema
     columns: dict[str, np.ndarray]
     n_rows: int
     warnings: list[str] = field(default_factory=list)
+    numeric_matrix: np.ndarray | None = field(default=None, repr=False)
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame with the signature's columns in order, built in one step."""
         return pd.DataFrame(self.columns, columns=self.signature.names, copy=False)
 
     def matrix(self) -> np.ndarray | None:
-        """The rows as one 2-D ``float64`` array when every column is numeric, else ``None``."""
-        if not all(c.type.is_numeric for c in self.signature.columns):
+        """The rows as one 2-D ``float64`` array when every column is numeric, else ``None``.
+
+        Built once per batch (the range check and the scorer share it).
+        """
+        if self.numeric_matrix is not None:
+            return self.numeric_matrix
+        if not _all_numeric(self.signature):
             return None
-        if len(self.columns) == 1:
-            (only,) = self.columns.values()
-            return np.asarray(only, dtype=np.float64).reshape(-1, 1)
-        return np.column_stack(
-            [np.asarray(self.columns[n], dtype=np.float64) for n in self.signature.names]
-        )
+        arrays = [self.columns[n] for n in self.signature.names]
+        if self.n_rows <= 16:  # small: one conversion of nested lists beats k numpy copies
+            matrix = np.array([a.tolist() for a in arrays], dtype=np.float64).T.copy()
+        else:
+            matrix = np.empty((self.n_rows, len(arrays)), dtype=np.float64)
+            for j, a in enumerate(arrays):
+                matrix[:, j] = a
+        self.numeric_matrix = matrix
+        return matrix
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (missing values as ``None``): for small batches only."""
@@ -83,6 +95,17 @@ class Batch:
         ordered = {name: columns[name] for name in signature.names}
         n_rows = len(next(iter(ordered.values()))) if ordered else 0
         return cls(signature, ordered, n_rows)
+
+
+_NUMERIC: dict[int, tuple[TableSchema, bool]] = {}
+
+
+def _all_numeric(signature: TableSchema) -> bool:
+    cached = _NUMERIC.get(id(signature))
+    if cached is None or cached[0] is not signature:
+        cached = (signature, all(c.type.is_numeric for c in signature.columns))
+        _NUMERIC[id(signature)] = cached
+    return cached[1]
 
 
 def _jsonable(array: np.ndarray, logical: LogicalType) -> list[Any]:

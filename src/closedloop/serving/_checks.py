@@ -162,51 +162,90 @@ class UnseenCategories:
         )
 
 
-def find_out_of_range(signature: TableSchema, frame: Columns) -> list[OutOfRange]:
+@dataclass(frozen=True, slots=True)
+class _RangePlan:
+    """The numeric columns of a signature that have a recorded range, as arrays."""
+
+    names: tuple[str, ...]
+    positions: np.ndarray  # their positions among the signature's columns
+    minimum: np.ndarray  # -inf where none
+    maximum: np.ndarray  # +inf where none
+    all_columns: bool  # every signature column is in the plan, in order
+
+
+_PLANS: dict[int, tuple[TableSchema, _RangePlan]] = {}
+
+
+def _range_plan(signature: TableSchema) -> _RangePlan:
+    cached = _PLANS.get(id(signature))
+    if cached is not None and cached[0] is signature:
+        return cached[1]
+    chosen = [
+        (i, c)
+        for i, c in enumerate(signature.columns)
+        if c.type in (LogicalType.INTEGER, LogicalType.FLOAT)
+        and (c.minimum is not None or c.maximum is not None)
+    ]
+    plan = _RangePlan(
+        names=tuple(c.name for _, c in chosen),
+        positions=np.array([i for i, _ in chosen], dtype=np.intp),
+        minimum=np.array([-np.inf if c.minimum is None else c.minimum for _, c in chosen]),
+        maximum=np.array([np.inf if c.maximum is None else c.maximum for _, c in chosen]),
+        all_columns=len(chosen) == len(signature.columns),
+    )
+    _PLANS[id(signature)] = (signature, plan)
+    return plan
+
+
+def find_out_of_range(
+    signature: TableSchema, frame: Columns, matrix: np.ndarray | None = None
+) -> list[OutOfRange]:
     """Numeric columns of ``frame`` with values outside the signature's ``[minimum, maximum]``.
 
     Missing values are not out of range. Columns without a recorded range are skipped.
+    Every column is compared in one vectorised step (a row-by-column comparison against
+    the bounds); details are worked out only for columns that have a value outside.
 
     Args:
         signature: The model's input schema.
         frame: The request's columns by name (a ``Batch``'s ``columns`` or a DataFrame).
+        matrix: The rows as ``n_rows x n_columns`` floats in signature order, when the
+            caller has them (every column numeric); saves stacking the columns again.
 
     Returns:
         One finding per column with any value outside, in signature order.
     """
+    plan = _range_plan(signature)
+    if not plan.names:
+        return []
+    if matrix is not None:
+        values = matrix if plan.all_columns else matrix[:, plan.positions]
+    else:
+        values = np.column_stack([np.asarray(frame[n], dtype=np.float64) for n in plan.names])
+    outside = (values < plan.minimum) | (values > plan.maximum)
+    if not outside.any():
+        return []
     out: list[OutOfRange] = []
-    for column in signature.columns:
-        if column.type not in (LogicalType.INTEGER, LogicalType.FLOAT):
-            continue
-        if column.minimum is None and column.maximum is None:
-            continue
-        values = np.asarray(frame[column.name], dtype=np.float64)
-        outside = np.zeros(len(values), dtype=bool)
-        if column.minimum is not None:
-            outside |= values < column.minimum
-        if column.maximum is not None:
-            outside |= values > column.maximum
-        where = np.flatnonzero(outside)
-        if where.size:
-            bad = values[where]
-            out.append(
-                OutOfRange(
-                    column=column.name,
-                    minimum=column.minimum,
-                    maximum=column.maximum,
-                    rows=int(where.size),
-                    lowest=float(bad.min()),
-                    highest=float(bad.max()),
-                    first_row=int(where[0]),
-                    first_value=float(bad[0]),
-                )
+    for j in np.flatnonzero(outside.any(axis=0)):
+        where = np.flatnonzero(outside[:, j])
+        bad = values[where, j]
+        low, high = plan.minimum[j], plan.maximum[j]
+        out.append(
+            OutOfRange(
+                column=plan.names[j],
+                minimum=None if np.isinf(low) else float(low),
+                maximum=None if np.isinf(high) else float(high),
+                rows=int(where.size),
+                lowest=float(bad.min()),
+                highest=float(bad.max()),
+                first_row=int(where[0]),
+                first_value=float(bad[0]),
             )
+        )
     return out
 
 
-def find_unseen_categories(
-    signature: TableSchema, frame: Columns
-) -> list[UnseenCategories]:
+def find_unseen_categories(signature: TableSchema, frame: Columns) -> list[UnseenCategories]:
     """Category columns of ``frame`` with values the signature does not list.
 
     Missing values are not unseen. Columns without listed categories are skipped.

@@ -37,6 +37,7 @@ import numpy as np
 
 from closedloop.core import LoggedRequest, now_ms
 from closedloop.errors import AlreadyExistsError, ClosedLoopError, StorageError
+from closedloop.metadata import RequestAppender
 from closedloop.predictions import LOG_PURPOSE, logged_request
 from closedloop.workspace import Action, Workspace
 
@@ -73,6 +74,7 @@ class LogItem:
         audit: The request's ``model.predict`` action (``None`` for a shadow).
         log_rows: Log the rows; ``False`` commits only the audit event (a server started
             with ``log_predictions=False``).
+        matrix: The inputs as one float64 matrix, when every column is numeric.
     """
 
     request_id: str
@@ -86,6 +88,7 @@ class LogItem:
     started: float
     audit: Action | None = None
     log_rows: bool = True
+    matrix: np.ndarray | None = None
     latency_ms: float = 0.0
     future: asyncio.Future[float] | None = field(default=None, repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
@@ -219,6 +222,18 @@ class LogWriter:
         return group, stop
 
     def _run(self) -> None:
+        try:
+            self._appender: RequestAppender | None = self.ws.metadata.predictions.appender()
+        except ClosedLoopError:
+            _log.exception("the prediction log writer has no connection; it retries per group")
+            self._appender = None
+        try:
+            self._loop()
+        finally:
+            if self._appender is not None:
+                self._appender.close()
+
+    def _loop(self) -> None:
         while True:
             group, stop = self._take()
             if group:
@@ -255,6 +270,7 @@ class LogWriter:
             probabilities=item.probabilities,
             classes=item.classes,
             latency_ms=item.latency_ms,
+            matrix=item.matrix,
         )
 
     def _commit(self, group: list[LogItem]) -> None:
@@ -282,7 +298,10 @@ class LogWriter:
     def _append(self, group: Sequence[LogItem], records: Sequence[LoggedRequest | None]) -> None:
         rows = [r for r in records if r is not None]
         audits = [item.audit for item in group if item.audit is not None]
-        self.ws.metadata.predictions.append_requests(rows, audits=audits)
+        if self._appender is not None:
+            self._appender.append(rows, audits)
+        else:
+            self.ws.metadata.predictions.append_requests(rows, audits=audits)
 
     def _one_by_one(
         self, group: list[LogItem], records: list[LoggedRequest | None]

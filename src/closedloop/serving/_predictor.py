@@ -139,7 +139,7 @@ class Predictor:
         target = table.version(version) if version is not None else table.pick(request_id)
         signature = table.signature
         unseen = find_unseen_categories(signature, batch.columns)
-        outside = find_out_of_range(signature, batch.columns)
+        outside = find_out_of_range(signature, batch.columns, batch.matrix())
         warnings = [f.warning() for f in unseen] + [f.warning() for f in outside]
         model_version = target.version
         caller = self.ws.as_principal(self.ws.principal.from_source(source))
@@ -178,6 +178,7 @@ class Predictor:
                 started=started,
                 audit=act,
                 log_rows=self.log_predictions,
+                matrix=batch.numeric_matrix,
             )
             try:
                 latency_ms = await self.writer.submit(item)

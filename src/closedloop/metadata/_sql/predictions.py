@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 
 from closedloop.core import Audit, Label, LoggedRequest, commit_audit
 from closedloop.metadata._domain import BlobReference
+from closedloop.metadata._sql._appender import SqlRequestAppender
 from closedloop.metadata._sql._db import Database, audit_row, dumps
 from closedloop.metadata._sql.tables import (
     audit_events,
@@ -62,6 +63,10 @@ class SqlPredictionLog:
             events = [e for e in (commit_audit(a) for a in audits) if e is not None]
             if events:
                 conn.execute(insert(audit_events), [audit_row(e) for e in events])
+
+    def appender(self) -> SqlRequestAppender:
+        """A dedicated appender for one writer thread (see ``SqlRequestAppender``)."""
+        return SqlRequestAppender(self._db.engine, self._db.uri)
 
     def _filtered(
         self,
