@@ -60,6 +60,10 @@ def test_a_useless_champion_is_replaced_and_the_decision_recorded(workspace: Wor
     assert [d.decision for d in stored] == ["promote"]
     assert stored[0].detail["trigger"] == ["drift in age"]
     assert stored[0].reasons == outcome.reasons
+    promotion = registry.alias_history(workspace, "m", "champion")[0]
+    assert (promotion.from_version, promotion.to_version) == (1, 2)
+    assert promotion.reason.startswith("loop promoted m/2 over m/1: ")
+    assert outcome.reasons[0] in promotion.reason
 
 
 def test_a_better_champion_is_kept(workspace: Workspace) -> None:
