@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from registry_support import add_version
 
 from closedloop import Client, registry
 from closedloop.core import Principal
 from closedloop.errors import InvalidArgumentError, NotFoundError
 from closedloop.workspace import Workspace
-from registry_support import add_version
 
 
 def test_alias_moves_are_kept_with_who_and_why(workspace: Workspace) -> None:
@@ -36,9 +36,8 @@ def test_alias_moves_are_kept_with_who_and_why(workspace: Workspace) -> None:
 
 
 def test_registration_aliases_are_in_the_history(workspace: Workspace) -> None:
-    from sklearn.dummy import DummyClassifier
-
     from registry_support import SIGNATURE
+    from sklearn.dummy import DummyClassifier
 
     model = DummyClassifier().fit([[0, 0], [1, 1]], [0, 1])
     registry.register_model(
@@ -90,7 +89,8 @@ def test_descriptions_and_tags_of_models_and_versions(workspace: Workspace) -> N
     assert registry.get_model(workspace, "adult").description is None
     assert [m.name for m in registry.list_models(workspace)] == ["adult"]
     events = workspace.metadata.list_audit_events(action="model.tag")
-    assert events[0].detail["key"] == "approved" and events[0].detail["version"] == 1
+    assert events[0].detail["key"] == "approved"
+    assert events[0].detail["version"] == 1
 
 
 def test_bad_tags_and_unknown_targets(workspace: Workspace) -> None:

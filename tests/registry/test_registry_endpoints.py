@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from registry_support import OTHER_SIGNATURE, add_version
 
 from closedloop import Client, registry
 from closedloop.core import Route
 from closedloop.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from closedloop.workspace import Workspace
-from registry_support import OTHER_SIGNATURE, add_version
 
 
 @pytest.fixture
