@@ -19,22 +19,30 @@ takes the fast path in :mod:`closedloop.serving._app`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-import closedloop
 from closedloop.core import ModelVersion
 from closedloop.errors import NotFoundError
+from closedloop.serving._feedback import feedback_router
 from closedloop.serving._metrics import CONTENT_TYPE, ServerMetrics
 from closedloop.serving._middleware import RequestContext
 from closedloop.serving._routing import Router, RouteTable, Target
 from closedloop.serving.errors import install_error_handlers
 from closedloop.workspace import Workspace
 
-__all__ = ["HealthResponse", "MetadataResponse", "control_app"]
+__all__ = ["SERVER_VERSION", "HealthResponse", "MetadataResponse", "control_app"]
+
+try:
+    #: The installed closedloop's version (``/version``, ``/v2``, the OpenAPI document).
+    SERVER_VERSION = _package_version("closedloop")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    SERVER_VERSION = "0+unknown"
 
 
 class HealthResponse(BaseModel):
@@ -117,11 +125,10 @@ def control_app(
     openapi: Callable[[FastAPI], dict[str, Any]],
 ) -> FastAPI:
     """The FastAPI application of the control routes (see the module docstring)."""
-    default = router.default.routes[0].version
     app = FastAPI(
         title=f"closedloop: {', '.join(router.tables)}",
         description="closedloop model server",
-        version=closedloop.__version__,
+        version=SERVER_VERSION,
         docs_url=None,
         redoc_url=None,
     )
@@ -166,12 +173,12 @@ def control_app(
 
     @app.get("/version")
     def version() -> Response:
-        return Response(closedloop.__version__, media_type="text/plain")
+        return Response(SERVER_VERSION, media_type="text/plain")
 
     # Open Inference Protocol v2 ----------------------------------------------------------
     @app.get("/v2")
     def v2_server() -> dict[str, Any]:
-        return {"name": "closedloop", "version": closedloop.__version__, "extensions": []}
+        return {"name": "closedloop", "version": SERVER_VERSION, "extensions": []}
 
     @app.get("/v2/health/live")
     def v2_live() -> dict[str, bool]:
@@ -233,11 +240,5 @@ def control_app(
     def v2_model_version_ready(name: str, number: str) -> JSONResponse:
         return _v2_model_ready(name, number)
 
-    try:
-        from closedloop.serving._feedback import feedback_router
-    except ImportError:  # pragma: no cover - the feedback route arrives with its module
-        pass
-    else:
-        app.include_router(feedback_router(ws))
-    del default
+    app.include_router(feedback_router(ws))
     return app

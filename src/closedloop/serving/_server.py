@@ -13,13 +13,15 @@ already committed — flushes the shadow scores, and exits; then the supervisor 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -35,6 +37,8 @@ from closedloop.workspace import Workspace
 
 __all__ = ["BackgroundServer", "serve"]
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 #: Seconds a stopping server waits for open requests before closing them.
 GRACEFUL_SECONDS = 30
 
@@ -46,6 +50,23 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.on_ready = on_ready
         self.url: str | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Turn SIGINT/SIGTERM into a graceful stop, then exit normally (status 0).
+
+        uvicorn re-raises the signal after its graceful shutdown, so the process would die
+        of it (status -15); a server that drained and flushed everything stopped cleanly.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -170,7 +191,17 @@ def _supervise(
     previous = os.environ.get(MULTIPROC_ENV)
     os.environ[MULTIPROC_ENV] = metrics_dir  # the workers inherit it
     try:
-        config = _config(factory, host, port, log_level, factory=True, workers=workers)
+        # A worker loads its models before it answers the supervisor's health pings: give
+        # it time (a worker that misses them is killed and replaced).
+        config = _config(
+            factory,
+            host,
+            port,
+            log_level,
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=60,
+        )
         sock = config.bind_socket()
         if on_ready is not None:
             on_ready(_url(host, int(sock.getsockname()[1])))
