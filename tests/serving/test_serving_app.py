@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from serving_support import Served, TestClient, records
 from sklearn.linear_model import LinearRegression
@@ -222,3 +223,13 @@ def test_regressor_has_no_probabilities_and_model_errors_are_422(served: Served)
         assert missing.status_code == 422
         assert missing.json()["error"]["code"] == "INVALID_ARGUMENT"
     assert served.ws.metadata.predictions.count("reg/1") == 1
+
+
+def test_a_missing_category_is_imputed_as_in_training(served: Served, client: TestClient) -> None:
+    # One row whose only category is missing: the imputer must see NaN, not None.
+    response = _predict(client, [{"age": 30, "hours": 40.0, "sex": None}])
+    assert response.status_code == 200, response.text
+    frame = pd.DataFrame({"age": [30], "hours": [40.0], "sex": pd.Series([np.nan], dtype=object)})
+    proba = served.pipe.predict_proba(frame)[0]
+    got = response.json()["probabilities"][0]
+    assert got == pytest.approx(dict(zip(served.pipe.classes_, proba, strict=True)))

@@ -59,8 +59,17 @@ class Batch:
     numeric_matrix: np.ndarray | None = field(default=None, repr=False)
 
     def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame with the signature's columns in order, built in one step."""
-        return pd.DataFrame(self.columns, columns=self.signature.names, copy=False)
+        """The rows as a DataFrame with the signature's columns in order, built in one step.
+
+        Missing text values are NaN, as in the frames a pipeline is fitted on: an imputer
+        does not see ``None`` in an object column as missing.
+        """
+        columns = self.columns
+        if any(a.dtype.kind == "O" for a in columns.values()):
+            columns = {
+                n: _nan_for_none(a) if a.dtype.kind == "O" else a for n, a in columns.items()
+            }
+        return pd.DataFrame(columns, columns=self.signature.names, copy=False)
 
     def matrix(self) -> np.ndarray | None:
         """The rows as one 2-D ``float64`` array when every column is numeric, else ``None``.
@@ -95,6 +104,15 @@ class Batch:
         ordered = {name: columns[name] for name in signature.names}
         n_rows = len(next(iter(ordered.values()))) if ordered else 0
         return cls(signature, ordered, n_rows)
+
+
+def _nan_for_none(values: np.ndarray) -> np.ndarray:
+    missing = np.equal(values, None)
+    if not missing.any():
+        return values
+    out = values.copy()
+    out[missing] = np.nan
+    return out
 
 
 _NUMERIC: dict[int, tuple[TableSchema, bool]] = {}
