@@ -124,8 +124,23 @@ def test_closedloop_init_on_an_optuna_database(cli: Cli, tmp_path: Path) -> None
     _check_both(cli, root, run_id, 2)
 
 
+def _downgrade(uri: str, revision: str) -> None:
+    from alembic import command
+
+    from closedloop.metadata._sql._engine import _alembic_config, create_store_engine
+
+    engine = create_store_engine(uri)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+    engine.dispose()
+
+
 def test_an_old_layout_workspace_upgrades_with_db_upgrade(cli: Cli, populated: Populated) -> None:
-    # The layout before 0003: the same tables, the revision in Alembic's default table.
+    # The layout before 0003: the tables of 0003 (0002's and 0003's are the same), the
+    # revision in Alembic's default table.
+    _downgrade(f"sqlite:///{_db(populated.root)}", "0003")
     con = sqlite3.connect(_db(populated.root))
     with con:
         con.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0002'")
