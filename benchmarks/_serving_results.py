@@ -70,6 +70,7 @@ class Results:
     endpoints: dict[str, str] = field(default_factory=dict)
     probe_notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # phase → what failed
 
     def add_run(self, server: str, scenario: str, result: WrkResult) -> None:
         self.runs.setdefault(server, {}).setdefault(scenario, []).append(result)
@@ -321,11 +322,15 @@ def build_lines(res: Results, cfg: Config) -> list[Line]:
     lines.append(
         Line(
             f"SIGKILL of one worker under load, `--workers {cfg.workers}`",
-            _kill_cell(k, log=True) if k else "not run: no `--workers` option",
+            _kill_cell(k, log=True)
+            if k
+            else f"error: {res.errors['sigkill']}"
+            if "sigkill" in res.errors
+            else "not run: no `--workers` option",
             "n/a (`parallel_workers: 0`)",
             "—",
             "0 acknowledged rows lost",
-            _no_loss(k),
+            "error" if "sigkill" in res.errors else _no_loss(k),
         )
     )
     return lines
@@ -337,7 +342,9 @@ def notes(res: Results, cfg: Config) -> list[str]:
         f"brackets) of {cfg.duration:g} s `wrk` runs; each repetition starts both servers fresh "
         "(the start and idle-memory samples), warms each with 1 s of one-row and 2 large "
         "requests, then runs every scenario closedloop, MLServer, closedloop, … so load from "
-        "other processes hits both alike. rps counts completed requests over the run's time.",
+        "other processes hits both alike. rps counts completed requests over the run's "
+        "time; a run in which no request completed (a 10,000-row request slower than the "
+        "run) is redone as one request, timed from wrk's start to its answer.",
         "Ratios are closedloop ÷ MLServer of the medians: above 1 is better for rps and rows/s, "
         "below 1 is better for latencies, seconds and MiB.",
         "Endpoints: closedloop "
@@ -380,5 +387,6 @@ def notes(res: Results, cfg: Config) -> list[str]:
     if res.sigkill is not None:
         out.append(f"SIGKILL victim: {res.sigkill.victim} (the largest child of the server).")
     out.extend(res.skipped)
+    out.extend(f"Phase `{p}` failed: {e}" for p, e in res.errors.items())
     out.extend(res.probe_notes)
     return out

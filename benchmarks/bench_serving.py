@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -410,7 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(cfg, tmp)
         for phase in (throughput, memory, soak, sigterm, sigkill):
             log(f"{phase.__name__} (load {load_average()})")
-            phase(bench)
+            try:
+                phase(bench)
+            except Exception as e:  # one failing phase must not lose the others' results
+                traceback.print_exc()
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                bench.results.errors[phase.__name__] = first
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.perf_counter() - started
