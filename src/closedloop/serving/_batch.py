@@ -24,7 +24,7 @@ type            array
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,33 @@ import pandas as pd
 
 from closedloop.core import LogicalType, TableSchema
 
-__all__ = ["Batch", "Scored"]
+__all__ = ["Batch", "MatrixColumns", "Scored"]
+
+
+class MatrixColumns(Mapping[str, np.ndarray]):
+    """The columns of a row-major matrix by name, each a view made when asked for.
+
+    A decoder that reads all-float rows builds one matrix; making thirty column views of
+    it would cost more than the rest of a one-row request, and most requests never look
+    at a column by itself.
+
+    Args:
+        positions: Column name → its position in the matrix, in signature order.
+        matrix: ``n_rows x len(positions)``.
+    """
+
+    def __init__(self, positions: Mapping[str, int], matrix: np.ndarray) -> None:
+        self._positions = positions
+        self._matrix = matrix
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._matrix[:, self._positions[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
 
 
 @dataclass(slots=True)
@@ -53,7 +79,7 @@ class Batch:
     """
 
     signature: TableSchema
-    columns: dict[str, np.ndarray]
+    columns: Mapping[str, np.ndarray]
     n_rows: int
     warnings: list[str] = field(default_factory=list)
     numeric_matrix: np.ndarray | None = field(default=None, repr=False)
@@ -107,7 +133,7 @@ class Batch:
 
 
 def _nan_for_none(values: np.ndarray) -> np.ndarray:
-    missing = np.equal(values, None)
+    missing = np.asarray(pd.isna(values), dtype=bool)
     if not missing.any():
         return values
     out = values.copy()

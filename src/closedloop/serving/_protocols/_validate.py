@@ -33,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
 from closedloop.errors import InvalidArgumentError
-from closedloop.serving._batch import Batch
+from closedloop.serving._batch import Batch, MatrixColumns
 from closedloop.serving._schema_model import (
     INT64_MAX,
     INT64_MIN,
@@ -392,6 +392,10 @@ class Plan:
         self.numeric = all(c.schema.type.is_numeric for c in self.columns)
         self.cache: dict[Any, Any] = {}
         self._fields = attrgetter(*(c.field for c in self.columns)) if self.columns else None
+        self._names = {c.name: j for j, c in enumerate(self.columns)}
+        self._all_float = bool(self.columns) and all(
+            c.schema.type is LogicalType.FLOAT for c in self.columns
+        )
 
     @cached_property
     def row_struct(self) -> type[msgspec.Struct]:
@@ -450,6 +454,13 @@ class Plan:
         getter = self._fields
         if getter is None:
             return Batch(self.signature, {}, n)
+        if self._all_float:
+            # Every column a float: one conversion builds the row-major matrix the range
+            # check, the scorer and the log share; the columns are its views.
+            matrix = np.array(list(map(getter, rows)), dtype=np.float64).reshape(n, -1)
+            return Batch(
+                self.signature, MatrixColumns(self._names, matrix), n, numeric_matrix=matrix
+            )
         if len(self.columns) == 1:
             (only,) = self.columns
             values: Sequence[Sequence[Any]] = [[getattr(r, only.field) for r in rows]]
