@@ -184,3 +184,23 @@ def test_metadata_and_errors() -> None:
     assert [o["name"] for o in meta["outputs"]] == ["predict", "predict_proba"]
     assert meta["outputs"][1]["shape"] == [-1, 2]
     assert json.loads(v2_error_body('bad "x"')) == {"error": 'bad "x"'}
+
+
+def test_a_large_tensor_is_read_from_a_buffer_and_still_validated() -> None:
+    rng = np.random.default_rng(0)
+    matrix = np.column_stack([rng.integers(18, 90, 5000), rng.normal(40, 10, 5000)])
+    body = _body(_tensor("x", matrix, "FP64"))
+    assert len(body) > 64 * 1024  # the simdjson buffer path
+    batch = decode_v2(body, NUMERIC, Limits()).batch
+    np.testing.assert_array_equal(batch.columns["age"], matrix[:, 0].astype(np.int64))
+    np.testing.assert_array_equal(batch.columns["hours"], matrix[:, 1])
+    doc = json.loads(body)
+    doc["inputs"][0]["data"][6] = (
+        None  # age (row 3, column 0) is not nullable: the msgspec path names it
+    )
+    with pytest.raises(ProtocolError) as caught:
+        decode_v2(json.dumps(doc).encode(), NUMERIC, Limits())
+    assert caught.value.status in (400, 422)
+    doc["inputs"][0]["data"][6] = 40.5  # a fraction for an integer column is refused too
+    with pytest.raises(ProtocolError):
+        decode_v2(json.dumps(doc).encode(), NUMERIC, Limits())

@@ -15,6 +15,7 @@ and, for classifiers, ``predict_proba`` (FP64, ``[n, k]``).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,36 @@ def _fast(plan: Plan, message: _Body) -> Batch:
     return plan.batch_from_lists(lists, n)
 
 
+#: A tensor's data of at least this many bytes is parsed straight into a float buffer.
+_BUFFER_BYTES = 32 * 1024
+_PARSERS = threading.local()
+
+
+def _numbers(raw: bytes) -> np.ndarray | None:
+    """A JSON array of numbers (nested or flat) as one float64 array, without Python floats.
+
+    simdjson parses the array and exports its numbers as one buffer; a 10,000 x 30 tensor
+    takes about a third of the time msgspec needs to build 300,000 Python floats. Anything
+    but finite numbers (null, text, booleans, a number beyond float) gives ``None``: the
+    msgspec path then decides, and names the problem.
+    """
+    try:
+        import simdjson
+    except ImportError:  # pragma: no cover - a dependency; msgspec still works without it
+        return None
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:  # a parser is not thread-safe: one per thread
+        parser = _PARSERS.parser = simdjson.Parser()
+    try:
+        parsed = parser.parse(raw)
+        if not isinstance(parsed, simdjson.Array):
+            return None
+        values = np.frombuffer(parsed.as_buffer(of_type="d"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return values if np.isfinite(values).all() else None
+
+
 def _fast_matrix(plan: Plan, t: _Tensor) -> Batch:
     n, k = t.shape
     if not plan.numeric or k != len(plan.columns) or not 1 <= n <= plan.limits.max_records:
@@ -216,7 +247,12 @@ def _fast_matrix(plan: Plan, t: _Tensor) -> Batch:
         raise Fallback
     assert isinstance(t.data, msgspec.Raw)
     raw = bytes(t.data)
-    if _nested(raw):
+    flat_array = _numbers(raw) if len(raw) >= _BUFFER_BYTES else None
+    if flat_array is not None:
+        if flat_array.size != n * k:
+            raise Fallback
+        matrix = flat_array.reshape(n, k)
+    elif _nested(raw):
         rows = _NESTED_FLOATS.decode(raw)
         if len(rows) != n or any(len(r) != k for r in rows):
             raise Fallback
