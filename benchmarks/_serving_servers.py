@@ -144,9 +144,9 @@ def mlserver_endpoint(name: str = MODEL) -> Endpoint:
 # setup --------------------------------------------------------------------------------------
 def prepare_workspace(path: Path, model: Any, x: np.ndarray) -> str:
     """A fresh workspace at ``path`` with the model registered; returns its version id."""
-    from closedloop.core import ColumnSchema, LogicalType, TableSchema
     import pandas as pd
 
+    from closedloop.core import ColumnSchema, LogicalType, TableSchema
     from closedloop.registry import convert_to_onnx, register_model
     from closedloop.workspace import Workspace
 
