@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from serving_support import Served, TestClient, records
-from sklearn.linear_model import LinearRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
@@ -233,3 +235,20 @@ def test_a_missing_category_is_imputed_as_in_training(served: Served, client: Te
     proba = served.pipe.predict_proba(frame)[0]
     got = response.json()["probabilities"][0]
     assert got == pytest.approx(dict(zip(served.pipe.classes_, proba, strict=True)))
+
+
+def test_an_all_float_pipeline_gets_its_frame(served: Served) -> None:
+    # All-float records decode into one matrix; a pipeline that selects columns by name
+    # must still get a DataFrame with the values, not the column names.
+    frame = pd.DataFrame({"x": [float(i) for i in range(40)], "z": [1.0] * 40})
+    y = ["a" if i < 20 else "b" for i in range(40)]
+    pre = ColumnTransformer([("num", SimpleImputer(strategy="median"), ["x", "z"])])
+    model = Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(frame, y)
+    signature = TableSchema(
+        (ColumnSchema("x", LogicalType.FLOAT), ColumnSchema("z", LogicalType.FLOAT))
+    )
+    register_model(served.ws, "f", model, signature=signature, target="y", classes=["a", "b"])
+    with TestClient(create_app(served.ws, "f@latest")) as client:
+        response = client.post("/predict", json={"records": [{"x": 1.0, "z": 1.0}, {"x": 38.0}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == ["a", "b"]

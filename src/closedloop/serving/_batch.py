@@ -90,11 +90,12 @@ class Batch:
         Missing text values are NaN, as in the frames a pipeline is fitted on: an imputer
         does not see ``None`` in an object column as missing.
         """
-        columns = self.columns
-        if any(a.dtype.kind == "O" for a in columns.values()):
-            columns = {
-                n: _nan_for_none(a) if a.dtype.kind == "O" else a for n, a in columns.items()
-            }
+        if self.numeric_matrix is not None:
+            return pd.DataFrame(self.numeric_matrix, columns=self.signature.names, copy=False)
+        # A plain dict: pandas reads another kind of mapping as a list of its keys.
+        columns = {
+            n: _nan_for_none(a) if a.dtype.kind == "O" else a for n, a in self.columns.items()
+        }
         return pd.DataFrame(columns, columns=self.signature.names, copy=False)
 
     def matrix(self) -> np.ndarray | None:
