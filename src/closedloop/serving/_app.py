@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from closedloop import registry
 from closedloop.core import ModelVersion
@@ -38,10 +38,28 @@ from closedloop.serving._checks import check_policy
 from closedloop.serving._control import control_app
 from closedloop.serving._logwriter import LogBehindError, LogWriter
 from closedloop.serving._metrics import ServerMetrics
-from closedloop.serving._middleware import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
+from closedloop.serving._middleware import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_PATTERN,
+    REQUEST_ID_RE,
+    ClientGoneError,
+    read_body,
+    too_large,
+)
 from closedloop.serving._openapi import openapi_builder
 from closedloop.serving._predictor import Outcome, Predictor
-from closedloop.serving._protocols import Limits, ProtocolError, decode_native, encode_native
+from closedloop.serving._protocols import (
+    Limits,
+    ProtocolError,
+    decode_mlflow,
+    decode_native,
+    decode_v2,
+    encode_mlflow,
+    encode_native,
+    encode_v2,
+    mlflow_error_body,
+    v2_error_body,
+)
 from closedloop.serving._routing import EndpointSource, Router, RouteTable
 from closedloop.serving._scorer import Scorer, make_scorer
 from closedloop.serving.errors import (
@@ -60,12 +78,7 @@ _log = logging.getLogger("closedloop.serving")
 MAX_RECORDS = 10_000
 #: Bodies larger than this are decoded in a worker thread, off the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
-_REQUEST_ID_RE = __import__("re").compile(REQUEST_ID_PATTERN)
 _JSON = msgspec.json.Encoder()
-
-
-class _ClientGoneError(Exception):
-    """The client left before its body was complete."""
 
 
 class ServingApp:
@@ -211,8 +224,8 @@ class ServingApp:
         endpoint, version_id = name or self.router.sources[0].name, "-"
         try:
             try:
-                body = await self._body(receive, declared)
-            except _ClientGoneError:
+                body = await read_body(receive, self.max_body_bytes, declared)
+            except ClientGoneError:
                 return
             if body is None:
                 status, payload, extra = _too_large(protocol, self.max_body_bytes)
@@ -236,25 +249,6 @@ class ServingApp:
         finally:
             self.metrics.in_flight.dec()
         self.metrics.observe(endpoint, version_id, protocol, status, time.perf_counter() - started)
-
-    async def _body(self, receive: Receive, declared: int | None) -> bytes | None:
-        limit = self.max_body_bytes
-        if declared is not None and declared > limit:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message: Message = await receive()
-            if message["type"] != "http.request":
-                raise _ClientGoneError
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _answer(
         self,
@@ -294,11 +288,7 @@ class ServingApp:
             request = decode_native(body, signature, self.limits)
             return request.batch, {"explain": request.explain}
         if protocol == "mlflow":
-            from closedloop.serving._protocols import decode_mlflow
-
             return decode_mlflow(body, content_type, signature, self.limits), {}
-        from closedloop.serving._protocols import decode_v2
-
         v2 = decode_v2(body, signature, self.limits)
         return v2.batch, {"id": v2.id, "outputs": v2.outputs}
 
@@ -324,11 +314,7 @@ class ServingApp:
                 warnings=warnings,
             )
         if protocol == "mlflow":
-            from closedloop.serving._protocols import encode_mlflow
-
             return encode_mlflow(outcome.scored)
-        from closedloop.serving._protocols import encode_v2
-
         return encode_v2(
             outcome.scored,
             model_name=table.endpoint,
@@ -370,13 +356,13 @@ def _headers(scope: Scope) -> tuple[str, str | None, int | None]:
     for key, value in scope["headers"]:
         if key == b"x-request-id":
             text = value.decode("latin-1")
-            if not _REQUEST_ID_RE.fullmatch(text):
+            if not REQUEST_ID_RE.fullmatch(text):
                 raise _BadRequestIdError(text)
             request_id = text
         elif key == b"content-type":
             content_type = value.decode("latin-1")
         elif key == b"content-length" and value.isdigit():
-            declared = int(value)
+            declared = int(value)  # as declared_length(), without building Headers
     return request_id or uuid.uuid4().hex, content_type, declared
 
 
@@ -410,12 +396,7 @@ def _bad_request_id(sent: str) -> ProtocolError:
 
 
 def _too_large(protocol: str, limit: int) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    message = f"the request body is larger than the limit of {limit:,} bytes"
-    hint = (
-        "send fewer records per request, or raise the limit: the serving_max_body_bytes "
-        "setting (closedloop.yaml or CLOSEDLOOP_SERVING_MAX_BODY_BYTES), "
-        "'closedloop serve --max-body-bytes' or create_app(max_body_bytes=...)"
-    )
+    message, hint = too_large(limit)
     if protocol == "v2":
         return 413, _JSON.encode({"error": message}), []
     if protocol == "mlflow":
@@ -437,13 +418,9 @@ def _error(protocol: str, error: ClosedLoopError) -> tuple[int, bytes, list[tupl
     if status >= 500:
         _log.error("scoring failed: [%s] %s", error.code, error.message)
     if protocol == "v2":
-        from closedloop.serving._protocols import v2_error_body
-
         text = error.message if not error.hint else f"{error.message} ({error.hint})"
         return (400 if status == 422 else status), v2_error_body(text), extra
     if protocol == "mlflow":
-        from closedloop.serving._protocols import mlflow_error_body
-
         if isinstance(error, ProtocolError):
             return status, mlflow_error_body(error), extra
         code = (

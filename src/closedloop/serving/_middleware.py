@@ -28,6 +28,11 @@ from closedloop.serving.errors import PAYLOAD_TOO_LARGE, error_body, internal_er
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "REQUEST_ID_RE",
+    "ClientGoneError",
+    "declared_length",
+    "read_body",
+    "too_large",
     "REQUEST_ID_HEADER",
     "REQUEST_ID_PATTERN",
     "STATE_ID",
@@ -47,24 +52,56 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 STATE_ID = "closedloop_request_id"
 STATE_STARTED = "closedloop_started"
 
-_REQUEST_ID_RE = re.compile(REQUEST_ID_PATTERN)
+#: The request ids accepted from clients.
+REQUEST_ID_RE = re.compile(REQUEST_ID_PATTERN)
 
 
-class _ClientGoneError(Exception):
+class ClientGoneError(Exception):
     """The client disconnected before its body was complete: there is no one to answer."""
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        error_body(
-            PAYLOAD_TOO_LARGE,
-            f"the request body is larger than the limit of {limit:,} bytes",
-            "send fewer records per request, or raise the limit: the serving_max_body_bytes "
-            "setting (closedloop.yaml or CLOSEDLOOP_SERVING_MAX_BODY_BYTES), "
-            "'closedloop serve --max-body-bytes' or create_app(max_body_bytes=...)",
-        ),
-        status_code=413,
+def too_large(limit: int) -> tuple[str, str]:
+    """The message and hint of the 413 answer to a body over ``limit`` bytes."""
+    return (
+        f"the request body is larger than the limit of {limit:,} bytes",
+        "send fewer records per request, or raise the limit: the serving_max_body_bytes "
+        "setting (closedloop.yaml or CLOSEDLOOP_SERVING_MAX_BODY_BYTES), "
+        "'closedloop serve --max-body-bytes' or create_app(max_body_bytes=...)",
     )
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(error_body(PAYLOAD_TOO_LARGE, *too_large(limit)), status_code=413)
+
+
+def declared_length(headers: Headers) -> int | None:
+    """The ``Content-Length`` a request declares, if it is a number."""
+    declared = headers.get("content-length")
+    return int(declared) if declared is not None and declared.isdigit() else None
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes | None:
+    """A request's whole body, or ``None`` once it is known to pass ``limit`` bytes.
+
+    Raises:
+        ClientGoneError: The client left before the body was complete.
+    """
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGoneError
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class RequestContext:
@@ -86,7 +123,7 @@ class RequestContext:
             return
         started = time.perf_counter()
         sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        request_id = sent if sent and _REQUEST_ID_RE.fullmatch(sent) else uuid.uuid4().hex
+        request_id = sent if sent and REQUEST_ID_RE.fullmatch(sent) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state[STATE_ID], state[STATE_STARTED] = request_id, started
         response_started = False
@@ -100,8 +137,10 @@ class RequestContext:
 
         try:
             try:
-                body = await self._read_body(scope, receive)
-            except _ClientGoneError:
+                body = await read_body(
+                    receive, self.max_body_bytes, declared_length(Headers(scope=scope))
+                )
+            except ClientGoneError:
                 return
             if body is None:
                 await _too_large(self.max_body_bytes)(scope, receive, send_with_id)
@@ -115,26 +154,6 @@ class RequestContext:
             )
             response = JSONResponse(internal_error_body(), status_code=500)
             await response(scope, receive, send_with_id)
-
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The whole body, or ``None`` once it is known to pass the limit."""
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _ClientGoneError
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
