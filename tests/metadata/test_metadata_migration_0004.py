@@ -32,10 +32,12 @@ def _migrate(uri: str, command_name: str, revision: str) -> None:
 
     engine = create_store_engine(uri)
     config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        getattr(command, command_name)(config, revision)
-    engine.dispose()
+    try:  # a refused migration raises: the engine is still disposed (no leaked connection)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            getattr(command, command_name)(config, revision)
+    finally:
+        engine.dispose()
 
 
 def _query(uri: str, sql: str, **params: object) -> list[dict[str, object]]:

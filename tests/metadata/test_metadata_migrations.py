@@ -24,11 +24,15 @@ def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     before, after = SqlMetadataStore(uri, check_schema=False).upgrade()
     assert (before, after) == (None, SCHEMA_HEAD)
-    inspector = inspect(create_engine(uri))
-    tables = set(inspector.get_table_names()) - {VERSION_TABLE}
-    assert tables == set(metadata.tables)
-    for name, table in metadata.tables.items():
-        assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys())
+    engine = create_engine(uri)
+    try:
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names()) - {VERSION_TABLE}
+        assert tables == set(metadata.tables)
+        for name, table in metadata.tables.items():
+            assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys())
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_is_idempotent(tmp_path: Path) -> None:
