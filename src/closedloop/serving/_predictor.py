@@ -15,11 +15,13 @@ A protocol decodes the request into a :class:`Batch`; :meth:`Predictor.predict` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from closedloop.errors import AlreadyExistsError, InvalidArgumentError
 from closedloop.serving._batch import Batch, Scored
@@ -31,17 +33,22 @@ from closedloop.serving._checks import (
     find_unseen_categories,
 )
 from closedloop.serving._logwriter import LogItem, LogWriter
+from closedloop.serving._malloc import trim
 from closedloop.serving._metrics import ServerMetrics
 from closedloop.serving._middleware import REQUEST_ID_HEADER
+from closedloop.serving._protocols.oip import release_parser
 from closedloop.serving._routing import RouteTable, Target
 from closedloop.workspace import Actions, Workspace
 
 __all__ = ["INLINE_ROWS", "Outcome", "Predictor"]
 
 _log = logging.getLogger("closedloop.serving")
+T = TypeVar("T")
 
 #: Batches up to this many rows are scored on the event loop; larger ones in a thread.
 INLINE_ROWS = 64
+#: Seconds without a large request after which free heap memory is given back.
+TRIM_AFTER = 0.25
 #: Shadow jobs waiting at most; more are dropped (and counted) rather than queued.
 _MAX_SHADOW_BACKLOG = 256
 
@@ -49,6 +56,19 @@ _MAX_SHADOW_BACKLOG = 256
 def _shadow_pool() -> ThreadPoolExecutor:
     # One thread: shadows use at most one core's worth of the server's time.
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedloop-shadow")
+
+
+def _large_pool() -> ThreadPoolExecutor:
+    # One thread decodes and scores large requests, off the event loop. One, not the default
+    # pool's six: the GIL lets one run at a time anyway, and each extra thread would keep its
+    # own allocator arena and JSON parser buffers sized for the largest request it saw.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedloop-large")
+
+
+def _release_memory() -> None:
+    # In the large-request thread: its parser's buffers, then every free heap page.
+    release_parser()
+    trim()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +110,9 @@ class Predictor:
         self.out_of_range = out_of_range
         self.unseen_categories = unseen_categories
         self._shadows = _shadow_pool()
+        self._large = _large_pool()
+        self._large_at = 0.0
+        self._trim_pending = False
         self._shadow_backlog = 0
         self._backlog_lock = threading.Lock()
         self.dropped_shadows = 0
@@ -98,6 +121,7 @@ class Predictor:
         """Take shadow jobs again after :meth:`close` (a server restarted in-process)."""
         if self._closed:
             self._shadows = _shadow_pool()
+            self._large = _large_pool()
 
     @property
     def _closed(self) -> bool:
@@ -106,6 +130,31 @@ class Predictor:
     def close(self) -> None:
         """Finish the shadow jobs queued (their rows then reach the writer)."""
         self._shadows.shutdown(wait=True)
+        self._large.shutdown(wait=True)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the large-request thread (decoding and scoring big batches).
+
+        Once large requests stop for :data:`TRIM_AFTER` seconds, the allocator gives the
+        free heap pages back (see ``closedloop.serving._malloc``).
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._large, fn, *args)
+        finally:
+            self._large_at = loop.time()
+            if not self._trim_pending:
+                self._trim_pending = True
+                loop.call_later(TRIM_AFTER, self._trim_when_idle, loop)
+
+    def _trim_when_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        quiet = loop.time() - self._large_at
+        if quiet < TRIM_AFTER:
+            loop.call_later(TRIM_AFTER - quiet, self._trim_when_idle, loop)
+            return
+        self._trim_pending = False
+        with contextlib.suppress(RuntimeError):  # shutting down
+            self._large.submit(_release_memory)
 
     async def predict(
         self,
@@ -164,8 +213,7 @@ class Predictor:
             if batch.n_rows <= INLINE_ROWS:
                 scored = target.scorer.score(batch)
             else:
-                loop = asyncio.get_running_loop()
-                scored = await loop.run_in_executor(None, target.scorer.score, batch)
+                scored = await self.in_thread(target.scorer.score, batch)
             item = LogItem(
                 request_id=request_id,
                 model_version_id=model_version.id,

@@ -32,6 +32,7 @@ import uvicorn
 from closedloop.config import Settings
 from closedloop.errors import ConfigurationError, InvalidArgumentError
 from closedloop.serving._app import ServingApp, create_app
+from closedloop.serving._malloc import tune_malloc
 from closedloop.serving._metrics import MULTIPROC_ENV
 from closedloop.workspace import Workspace
 
@@ -120,6 +121,7 @@ class WorkerApp:
 
     def __call__(self) -> ServingApp:
         """Open the workspace and build the app (in the worker process)."""
+        tune_malloc()
         ws = Workspace.open(settings=Settings(**self.settings))
         app = create_app(ws, list(self.refs), endpoints=list(self.endpoints), **self.options)
         app.owns_workspace = True
@@ -162,6 +164,7 @@ def serve(
     if count < 1:
         raise InvalidArgumentError(f"workers must be at least 1, got {count}")
     refs = [model_ref] if isinstance(model_ref, str) else list(model_ref or [])
+    tune_malloc()  # this process is a server from here on (see _malloc)
     if count == 1:
         app = create_app(ws, refs, endpoints=endpoints, **options)
         _Server(_config(app, host, port, log_level), on_ready).run()
