@@ -28,13 +28,15 @@ import importlib.util
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from closedloop.core import LogicalType, TableSchema
 from closedloop.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -287,6 +289,8 @@ def _is_classifier(model: Any) -> bool:
 def _score_original(
     model: Any, signature: TableSchema, columns: Mapping[str, np.ndarray]
 ) -> _Predictions:
+    import pandas as pd
+
     if _takes_columns(model):
         x: Any = pd.DataFrame(columns, columns=signature.names, copy=False)
     else:

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
-import pandas as pd
 
 from closedloop.errors import StorageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FORMAT_COLUMNS",
@@ -138,6 +140,8 @@ def decode_rows(payload: bytes, fmt: str) -> DecodedRows:
     Raises:
         StorageError: The payload is not in a format this closedloop reads, or is damaged.
     """
+    import pandas as pd
+
     if fmt == FORMAT_JSON_ROWS:
         return _decode_json_rows(payload)
     if fmt != FORMAT_COLUMNS:
@@ -171,6 +175,8 @@ def decode_rows(payload: bytes, fmt: str) -> DecodedRows:
 
 
 def _decode_json_rows(payload: bytes) -> DecodedRows:
+    import pandas as pd
+
     rows = json.loads(payload)["rows"]
     inputs = pd.DataFrame([r["inputs"] for r in rows])
     labels: list[Any] = []

@@ -13,15 +13,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from closedloop.core import Label, now_ms
-from closedloop.data import read_source, resolve_format
 from closedloop.errors import InvalidArgumentError
 from closedloop.workspace import Actions, Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_LISTED",
@@ -79,6 +80,8 @@ class FeedbackReport:
 
 def _label_value(value: Any, where: str) -> LabelValue:
     """``value`` as a JSON-compatible scalar, or an error naming ``where``."""
+    import pandas as pd
+
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool | int | str):
@@ -99,6 +102,8 @@ def _label_value(value: Any, where: str) -> LabelValue:
 
 
 def _row_value(value: Any, where: str) -> int | None:
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, np.generic):
@@ -129,6 +134,8 @@ def _request_id(value: Any, where: str) -> str:
 def _entries(
     labels: Iterable[tuple[str, int | None, Any]] | pd.DataFrame,
 ) -> list[tuple[str, int | None, LabelValue]]:
+    import pandas as pd
+
     if isinstance(labels, pd.DataFrame):
         return _frame_entries(labels, "request_id", "row", "label", "the frame")
     out: list[tuple[str, int | None, LabelValue]] = []
@@ -259,6 +266,8 @@ def import_labels(
         InvalidArgumentError: The file cannot be read, lacks a column (the message names it
             and the columns present), or a value is malformed (the message names its row).
     """
+    from closedloop.data import read_source, resolve_format  # pandas: only for imports
+
     fmt = resolve_format(path)
     options: dict[str, Any] = {}
     if fmt in ("csv", "tsv"):

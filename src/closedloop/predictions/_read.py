@@ -11,15 +11,17 @@ payloads (monitoring, evaluation on labelled traffic).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from closedloop.core import LoggedRequest, ModelVersion, Prediction
 from closedloop.predictions._codec import LOG_PURPOSE, DecodedRows
 from closedloop.predictions._records import open_request
 from closedloop.workspace import Actions, Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "LOG_COLUMNS",
@@ -108,6 +110,8 @@ def _opened(ws: Workspace, requests: Sequence[LoggedRequest]) -> list[DecodedRow
 
 def _native(value: Any) -> Any:
     """A decoded cell as a plain Python value (missing → ``None``)."""
+    import pandas as pd
+
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -188,6 +192,8 @@ def list_predictions(
 
 
 def _frame(request: LoggedRequest, decoded: DecodedRows) -> pd.DataFrame:
+    import pandas as pd
+
     inputs = decoded.inputs.reset_index(drop=True)
     n = len(decoded.labels)
     if len(inputs.columns) == 0:
@@ -211,6 +217,8 @@ def _frame(request: LoggedRequest, decoded: DecodedRows) -> pd.DataFrame:
 
 
 def _empty_frame(with_labels: bool) -> pd.DataFrame:
+    import pandas as pd
+
     columns = [*LOG_COLUMNS, *(["label"] if with_labels else [])]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
@@ -252,6 +260,8 @@ def read_predictions(
         CryptoError: A payload was altered or moved to another request.
         ConfigurationError: The log is sealed and the workspace was opened without keys.
     """
+    import pandas as pd
+
     vid = version_id(model_version)
     with ws.action(Actions.PREDICTION_READ, _resource(vid, endpoint)) as act:
         requests = _requests(ws, vid, None, endpoint=endpoint, role=role, since=since, until=until)

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
-import pandas as pd
 
 from closedloop.core import LogicalType, TableSchema
 from closedloop.errors import InvalidArgumentError
 from closedloop.serving._schema_model import frame_from_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "POLICIES",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 #: A request's columns by name: a ``Batch``'s arrays or a DataFrame.
-Columns = Mapping[str, Any] | pd.DataFrame
+Columns: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
 
 #: What the server does with rows off the training data.
 Policy = Literal["warn", "refuse"]

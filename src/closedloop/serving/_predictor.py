@@ -49,6 +49,8 @@ T = TypeVar("T")
 INLINE_ROWS = 64
 #: Seconds without a large request after which free heap memory is given back.
 TRIM_AFTER = 0.25
+#: Client addresses whose workspace views are kept (then the cache starts again).
+_MAX_CALLERS = 4096
 #: Shadow jobs waiting at most; more are dropped (and counted) rather than queued.
 _MAX_SHADOW_BACKLOG = 256
 
@@ -112,6 +114,8 @@ class Predictor:
         self._shadows = _shadow_pool()
         self._large = _large_pool()
         self._large_at = 0.0
+        #: Workspace views by client address (a view per request would cost a copy each).
+        self._callers: dict[str | None, Workspace] = {}
         self._trim_pending = False
         self._shadow_backlog = 0
         self._backlog_lock = threading.Lock()
@@ -191,7 +195,7 @@ class Predictor:
         outside = find_out_of_range(signature, batch.columns, batch.matrix())
         warnings = [f.warning() for f in unseen] + [f.warning() for f in outside]
         model_version = target.version
-        caller = self.ws.as_principal(self.ws.principal.from_source(source))
+        caller = self._caller(source)
         with caller.action(
             Actions.MODEL_PREDICT,
             f"model:{model_version.id}",
@@ -239,6 +243,17 @@ class Predictor:
         for shadow in table.shadows:
             self._shadow(table.endpoint, shadow, batch, request_id, started)
         return Outcome(scored, target, latency_ms, warnings)
+
+    def _caller(self, source: str | None) -> Workspace:
+        """The workspace acting for this server's principal calling from ``source``."""
+        caller = self._callers.get(source)
+        if caller is None:
+            if len(self._callers) >= _MAX_CALLERS:
+                self._callers.clear()
+            caller = self._callers[source] = self.ws.as_principal(
+                self.ws.principal.from_source(source)
+            )
+        return caller
 
     def _shadow(
         self, endpoint: str, target: Target, batch: Batch, request_id: str, started: float

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "INT64_MAX",
@@ -133,6 +135,8 @@ def frame_from_rows(signature: TableSchema, rows: Sequence[Mapping[str, Any]]) -
     Returns:
         One row per input row.
     """
+    import pandas as pd
+
     data: dict[str, Any] = {}
     for column in signature.columns:
         values = [row.get(column.name) for row in rows]

@@ -34,6 +34,7 @@ from closedloop.errors import ConfigurationError, InvalidArgumentError
 from closedloop.serving._app import ServingApp, create_app
 from closedloop.serving._malloc import tune_malloc
 from closedloop.serving._metrics import MULTIPROC_ENV
+from closedloop.serving._transport import CoalescingHttpToolsProtocol
 from closedloop.workspace import Workspace
 
 __all__ = ["BackgroundServer", "serve"]
@@ -99,6 +100,7 @@ def _config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvi
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         access_log=False,
+        http=CoalescingHttpToolsProtocol,
         **extra,
     )
 

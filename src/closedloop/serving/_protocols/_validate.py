@@ -220,8 +220,10 @@ class Plan:
         self.numeric = all(c.schema.type.is_numeric for c in self.columns)
         self.cache: dict[Any, Any] = {}
         self._fields = attrgetter(*(c.field for c in self.columns)) if self.columns else None
-        self._names = {c.name: j for j, c in enumerate(self.columns)}
-        self._all_float = bool(self.columns) and all(
+        #: Column name -> its position, in signature order.
+        self.positions = {c.name: j for j, c in enumerate(self.columns)}
+        #: Every column a float: a decoder's row-major matrix is the whole batch.
+        self.all_float = bool(self.columns) and all(
             c.schema.type is LogicalType.FLOAT for c in self.columns
         )
 
@@ -282,12 +284,12 @@ class Plan:
         getter = self._fields
         if getter is None:
             return Batch(self.signature, {}, n)
-        if self._all_float:
+        if self.all_float:
             # Every column a float: one conversion builds the row-major matrix the range
             # check, the scorer and the log share; the columns are its views.
             matrix = np.array(list(map(getter, rows)), dtype=np.float64).reshape(n, -1)
             return Batch(
-                self.signature, MatrixColumns(self._names, matrix), n, numeric_matrix=matrix
+                self.signature, MatrixColumns(self.positions, matrix), n, numeric_matrix=matrix
             )
         if len(self.columns) == 1:
             (only,) = self.columns

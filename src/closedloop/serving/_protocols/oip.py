@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 
 from closedloop.core import LogicalType, TableSchema
-from closedloop.serving._batch import Batch, Scored
+from closedloop.serving._batch import Batch, MatrixColumns, Scored
 from closedloop.serving._protocols._validate import (
     ErrorList,
     Fallback,
@@ -279,6 +279,13 @@ def _fast_matrix(plan: Plan, t: _Tensor) -> Batch:
         if len(flat) != n * k:
             raise Fallback
         matrix = np.fromiter(flat, np.float64, n * k).reshape(n, k)
+    if plan.all_float:
+        # The matrix is the batch: the range check, the scorer and the log share it, and
+        # its columns are views made when asked for.
+        matrix = np.ascontiguousarray(matrix)
+        return Batch(
+            plan.signature, MatrixColumns(plan.positions, matrix), n, numeric_matrix=matrix
+        )
     by_column = np.ascontiguousarray(matrix.T)
     columns: dict[str, np.ndarray] = {}
     for c, values in zip(plan.columns, by_column, strict=True):
