@@ -45,6 +45,8 @@ FORMAT_JSON_ROWS = "json-rows/1"
 LOG_PURPOSE = b"closedloop/prediction-log/v1"
 
 _ENCODER = msgspec.msgpack.Encoder()
+#: Value types a list column stores unchanged (floats need their NaN turned into None).
+_AS_IS = frozenset((str, int, bool, type(None)))
 _DECODER = msgspec.msgpack.Decoder()
 _RAW_KINDS = frozenset("fiubM")
 _NS = np.dtype("datetime64[ns]")
@@ -79,7 +81,10 @@ def _column(values: np.ndarray) -> list[Any]:
             values = values.astype(_NS)
         # ``dtype.str`` carries the byte order (``<f8``), so any reader decodes it right.
         return [values.dtype.str, values.tobytes()]
-    return ["list", [_plain(v) for v in values.tolist()]]
+    items = values.tolist()
+    if set(map(type, items)) <= _AS_IS:  # e.g. labels: 10,000 strings, no call per value
+        return ["list", items]
+    return ["list", [_plain(v) for v in items]]
 
 
 def _plain(value: Any) -> Any:

@@ -441,6 +441,8 @@ def _labels(labels: np.ndarray) -> tuple[str, list[Any]]:
         return "BOOL", values
     if labels.dtype.kind == "f":
         return "FP64", values
+    if set(map(type, values)) == {str}:  # class names: no call per value
+        return "BYTES", values
     return "BYTES", [str(v) for v in values]
 
 
