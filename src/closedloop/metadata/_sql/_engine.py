@@ -62,11 +62,19 @@ def create_store_engine(uri: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     return engine
 
 
+#: The page size of a new SQLite database.
+SQLITE_PAGE_SIZE = 16384
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
+        # Effective only while the file is new (before WAL and the first table): 16 KiB
+        # pages write a prediction log's 2.6 MB payload in 1.8 ms instead of 2.8 (fewer WAL
+        # frames); an existing database keeps its page size.
+        cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
