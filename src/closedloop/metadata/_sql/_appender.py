@@ -66,6 +66,9 @@ class SqlRequestAppender:
             # writer's connection never checkpoints; a thread of its own does, passively
             # (it never blocks the writer), on another connection.
             self._conn.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
+            # The writer is the one that starts the WAL again after a restart (see
+            # _Checkpointer): it then cuts the file back to this size.
+            self._conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             self._checkpointer = _Checkpointer(engine)
 
     def append(self, items: Sequence[LoggedRequest], audits: Sequence[Audit] = ()) -> None:
@@ -137,10 +140,25 @@ class SqlRequestAppender:
         self._raw.close()
 
 
-class _Checkpointer:
-    """Passive WAL checkpoints every ``interval`` seconds while the writer has written."""
+#: A WAL holding more than this is restarted once the passive checkpoints have caught up.
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+#: "Caught up": at most this much of the WAL not yet copied into the database.
+_CAUGHT_UP_BYTES = 4 * 1024 * 1024
 
-    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+
+class _Checkpointer:
+    """WAL checkpoints every ``interval`` seconds while the writer has written.
+
+    Passive checkpoints never block the writer, but under a steady stream of large
+    payloads they never let the WAL start again either (the writer appends while they
+    copy): it grew by 140 MB a second under 10,000-row requests. So once the WAL holds
+    more than :data:`WAL_LIMIT_BYTES` and a passive round has copied nearly all of it,
+    a ``RESTART`` checkpoint copies the rest (the writer waits for that little) and the
+    WAL starts again from its beginning, truncated to the limit (``journal_size_limit``).
+    A restart that cannot get the lock in time is retried next round.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.25) -> None:
         self._engine = engine
         self._interval = interval
         self._dirty = threading.Event()
@@ -154,14 +172,20 @@ class _Checkpointer:
         """Note that the writer committed."""
         self._dirty.set()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, final: bool = False) -> None:
         try:
             raw = self._engine.raw_connection()
         except Exception:  # the database is gone: the writer reports it
             return
         try:
             driver: Any = raw.driver_connection
-            driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            page = int(driver.execute("PRAGMA page_size").fetchone()[0])
+            _, frames, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            behind = (frames - copied) * page
+            if final:  # the writer is done: copy everything back and empty the file
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            elif frames * page > WAL_LIMIT_BYTES and behind <= _CAUGHT_UP_BYTES:
+                driver.execute("PRAGMA wal_checkpoint(RESTART)")
         except Exception:  # busy or failing: the next round tries again
             pass
         finally:
@@ -177,4 +201,4 @@ class _Checkpointer:
         """Checkpoint what is left and stop."""
         self._stopping.set()
         self._thread.join()
-        self._checkpoint()
+        self._checkpoint(final=True)
