@@ -68,7 +68,7 @@ class SqlRequestAppender:
             self._conn.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
             # The writer is the one that starts the WAL again after a restart (see
             # _Checkpointer): it then cuts the file back to this size.
-            self._conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+            self._conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")  # type: ignore[union-attr]
             self._checkpointer = _Checkpointer(engine)
 
     def append(self, items: Sequence[LoggedRequest], audits: Sequence[Audit] = ()) -> None:
