@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from closedloop.core import ModelVersion
 from closedloop.errors import ArtifactIntegrityError, InvalidArgumentError, NotFoundError
 from closedloop.features._onnx import OnnxConversion, convert_pipeline
 from closedloop.registry._registry import _REFUSED_HINT, load_model
 from closedloop.workspace import Actions, Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MAX_VALIDATION_ROWS", "convert_to_onnx", "load_onnx"]
 

@@ -30,8 +30,6 @@ from typing import Any
 import msgspec
 from starlette.types import Receive, Scope, Send
 
-from closedloop import registry
-from closedloop.core import ModelVersion
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
 from closedloop.serving._batch import Batch
 from closedloop.serving._checks import check_policy
@@ -61,7 +59,7 @@ from closedloop.serving._protocols import (
     v2_error_body,
 )
 from closedloop.serving._routing import EndpointSource, Router, RouteTable
-from closedloop.serving._scorer import Scorer, make_scorer
+from closedloop.serving._scorer import load_scorer
 from closedloop.serving.errors import (
     PAYLOAD_TOO_LARGE,
     error_body,
@@ -442,14 +440,7 @@ def _error(protocol: str, error: ClosedLoopError) -> tuple[int, bytes, list[tupl
 
 # construction -------------------------------------------------------------------------------------
 def _loader(ws: Workspace, use_onnx: bool) -> Any:
-    def load(version: ModelVersion) -> Scorer:
-        loaded = registry.load_model(ws, version)
-        onnx = None
-        if use_onnx and loaded.version.onnx_digest is not None:
-            onnx = registry.load_onnx(ws, loaded.version)
-        return make_scorer(loaded.version, loaded.model, onnx)
-
-    return load
+    return lambda version: load_scorer(ws, version, use_onnx)
 
 
 def create_app(

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from closedloop.core import LogicalType, TableSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Batch", "MatrixColumns", "Scored"]
 
@@ -90,6 +92,8 @@ class Batch:
         Missing text values are NaN, as in the frames a pipeline is fitted on: an imputer
         does not see ``None`` in an object column as missing.
         """
+        import pandas as pd  # only a pipeline scorer needs a frame; serving ONNX never does
+
         if self.numeric_matrix is not None:
             return pd.DataFrame(self.numeric_matrix, columns=self.signature.names, copy=False)
         # A plain dict: pandas reads another kind of mapping as a list of its keys.
@@ -134,6 +138,8 @@ class Batch:
 
 
 def _nan_for_none(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
     missing = np.asarray(pd.isna(values), dtype=bool)
     if not missing.any():
         return values
@@ -155,6 +161,8 @@ def _all_numeric(signature: TableSchema) -> bool:
 
 def _jsonable(array: np.ndarray, logical: LogicalType) -> list[Any]:
     if logical is LogicalType.DATETIME:
+        import pandas as pd
+
         return [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in array]
     if array.dtype.kind == "f":
         return [None if v != v else v for v in array.tolist()]

@@ -27,7 +27,7 @@ from closedloop.features._onnx import (
 )
 from closedloop.serving._batch import Batch, Scored
 
-__all__ = ["OnnxConversion", "OnnxScorer", "convert_pipeline", "onnx_available"]
+__all__ = ["OnnxConversion", "OnnxScorer", "convert_pipeline", "graph_classes", "onnx_available"]
 
 
 class OnnxScorer:
@@ -103,6 +103,58 @@ class OnnxScorer:
 
 
 _ONNX_FLOATS = {"tensor(double)": np.float64, "tensor(float)": np.float32}
+#: Nodes that carry the predicted label through unchanged (as values, not as bytes).
+_LABEL_PASS_THROUGH = frozenset({"Cast", "Flatten", "Identity", "Reshape", "Squeeze", "Unsqueeze"})
+
+
+def graph_classes(onnx_bytes: bytes) -> tuple[str, ...] | None:
+    """The class labels a converted model's graph predicts, read from the graph alone.
+
+    skl2onnx writes a classifier's labels into its graph: as the ``classlabels_*``
+    attribute of an ``ai.onnx.ml`` classifier node (trees, support vectors), or as a
+    constant that an ``ArrayFeatureExtractor`` indexes with the arg-max (linear models).
+    Walking back from the label output to one of those gives them, as text, in the order
+    of the probability columns. This lets a server check a version's registered classes
+    against its conversion without loading the pipeline.
+
+    Returns:
+        The labels (``str`` of each) for a classifier; ``()`` for a regressor (a graph with
+        one floating-point output); ``None`` when the graph does not say where the labels
+        come from.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    outputs = list(graph.output)
+    if len(outputs) == 1:
+        kind = outputs[0].type.tensor_type.elem_type
+        return () if kind in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE) else None
+    if len(outputs) != 2:
+        return None
+    producers = {name: node for node in graph.node for name in node.output}
+    constants = {c.name: c for c in graph.initializer}
+    name = outputs[0].name
+    for _ in range(len(graph.node)):
+        node = producers.get(name)
+        if node is None:
+            return None
+        if node.op_type in _LABEL_PASS_THROUGH and node.domain in ("", "ai.onnx"):
+            name = node.input[0]
+            continue
+        if node.op_type == "ArrayFeatureExtractor" and node.input[0] in constants:
+            values = numpy_helper.to_array(constants[node.input[0]]).ravel().tolist()
+            return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+        if node.domain == "ai.onnx.ml" and node.op_type.endswith("Classifier"):
+            if name != node.output[0]:
+                return None
+            for attribute in node.attribute:
+                if attribute.name == "classlabels_strings":
+                    return tuple(v.decode() for v in attribute.strings)
+                if attribute.name in ("classlabels_int64s", "classlabels_ints"):
+                    return tuple(str(v) for v in attribute.ints)
+        return None
+    return None
 
 
 def _single_matrix_input(

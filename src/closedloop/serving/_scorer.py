@@ -10,7 +10,9 @@ with the signature's columns. (scikit-learn's own finiteness check stays on: a m
 value a model cannot impute must fail the request, not answer NaN.)
 
 :class:`~closedloop.serving._onnx.OnnxScorer` is the fast path when the version has a
-verified ONNX conversion; :func:`make_scorer` picks.
+verified ONNX conversion; :func:`make_scorer` picks. :func:`load_scorer` loads a version for a
+server: when its conversion alone is enough to score it faithfully, the pickled pipeline is
+not even read, so a server of converted models imports neither scikit-learn nor pandas.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from closedloop import registry
 from closedloop.core import ModelVersion
 from closedloop.errors import InvalidArgumentError
 from closedloop.serving._batch import Batch, Scored
+from closedloop.workspace import Workspace
 
-__all__ = ["PipelineScorer", "Scorer", "make_scorer"]
+__all__ = ["PipelineScorer", "Scorer", "load_scorer", "make_scorer"]
 
 #: Final estimators whose ``predict`` is not the arg-max of ``predict_proba``.
 _PREDICT_DIFFERS = frozenset({"SVC", "NuSVC"})
@@ -140,6 +144,38 @@ def make_scorer(
             version.id,
         ),
     )
+
+
+def load_scorer(ws: Workspace, version: ModelVersion, use_onnx: bool) -> Scorer:
+    """Load ``version`` for serving (verified and authenticated, through the gate).
+
+    With ``use_onnx`` and a verified conversion (``version.onnx_digest``) whose graph
+    predicts exactly the version's registered classes (or, for a regressor, none), the
+    conversion alone is loaded and scored: the pipeline is not unpickled, so neither
+    scikit-learn nor its pipeline's memory enters the server. The audit log records that
+    one ``model.load`` (``format: onnx``). Otherwise (no conversion, ``use_onnx`` off, or
+    classes the graph cannot confirm) the pipeline is loaded as well, and
+    :func:`make_scorer` checks the registered classes against it and scores with the
+    conversion when there is one, as before.
+
+    Raises:
+        NotFoundError: The version's blob (or its conversion's) is missing.
+        UnauthenticatedArtifactError: A blob is not authenticated by the workspace key.
+        ArtifactIntegrityError: A blob is corrupt or fails authentication.
+        InvalidArgumentError: The registered classes contradict the model's, or the
+            conversion's graph does not fit the signature.
+    """
+    onnx = None
+    if use_onnx and version.onnx_digest is not None:
+        onnx = registry.load_onnx(ws, version)
+        if onnx is not None:
+            from closedloop.serving._onnx import OnnxScorer, graph_classes
+
+            if graph_classes(onnx) == tuple(version.classes):
+                inner = OnnxScorer(onnx, version.signature, list(version.classes), version.id)
+                return _Onnx(version, inner)
+    loaded = registry.load_model(ws, version)
+    return make_scorer(loaded.version, loaded.model, onnx)
 
 
 class _Onnx:
