@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from closedloop import data
 from closedloop.cli._format import fmt_time
 from closedloop.cli._progress import progress_bars
 from closedloop.cli._safe import SafeTable, line
@@ -21,10 +20,14 @@ __all__ = ["app"]
 app = typer.Typer(help="Ingest, inspect and validate datasets.", no_args_is_help=True)
 
 _SHOWN_CATEGORIES = 8
+#: ``closedloop.data.FORMATS``, spelled out: importing ``closedloop.data`` imports pandas and
+#: pyarrow, which ``closedloop --help`` and every other command must not pay for (a test
+#: checks the two agree).
+_FORMATS = ("csv", "tsv", "parquet", "json", "jsonl")
 
 FormatOption = Annotated[
     str | None,
-    typer.Option("--format", "-f", help=f"One of {', '.join(data.FORMATS)} (default: suffix)."),
+    typer.Option("--format", "-f", help=f"One of {', '.join(_FORMATS)} (default: suffix)."),
 ]
 ReaderOption = Annotated[
     list[str] | None,
@@ -117,6 +120,8 @@ def ingest(
     header without names, no rows, no data, inf, integers beyond 64 bits and NUL bytes are
     refused. A progress bar is drawn on stderr when it is a terminal.
     """
+    from closedloop import data
+
     ws = state(ctx).client().workspace
     options = parse_options(option)
     with progress_bars(err_console) as progress:
@@ -137,6 +142,8 @@ def list_versions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List dataset versions, by dataset then version number."""
+    from closedloop import data
+
     ws = state(ctx).client().workspace
     versions = data.list_versions(ws, name)
     if as_json:
@@ -167,6 +174,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one dataset version: counts, source, lineage and schema."""
+    from closedloop import data
+
     ws = state(ctx).client().workspace
     v = data.get_version(ws, ref)
     if as_json:
@@ -204,6 +213,8 @@ def validate(
     option: ReaderOption = None,
 ) -> None:
     """Check a batch against a version's schema; exits 2 when the batch has errors."""
+    from closedloop import data
+
     ws = state(ctx).client().workspace
     try:
         report = data.validate_batch(ws, ref, source, format=format, options=parse_options(option))

@@ -12,7 +12,6 @@ import typer
 from closedloop.cli._safe import line
 from closedloop.cli._state import console, state
 from closedloop.errors import InvalidArgumentError
-from closedloop.monitoring import monitor_drift
 
 __all__ = ["app", "parse_time"]
 
@@ -61,6 +60,8 @@ def drift(
     below --alpha and its population stability index is at least --psi-threshold. The
     check is recorded as a run with the HTML report as artifact drift_report.html.
     """
+    from closedloop.monitoring import monitor_drift  # pandas and scipy: for this command only
+
     ws = state(ctx).client().workspace
     window = (parse_time(since, "--since"), parse_time(until, "--until"))
     result = monitor_drift(
