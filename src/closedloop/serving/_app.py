@@ -260,9 +260,8 @@ class ServingApp:
         scope: Scope,
     ) -> tuple[bytes, str]:
         if len(body) > _THREAD_DECODE_BYTES:
-            loop = asyncio.get_running_loop()
-            batch, extra = await loop.run_in_executor(
-                None, self._decode, protocol, table, body, content_type
+            batch, extra = await self.predictor.in_thread(
+                self._decode, protocol, table, body, content_type
             )
         else:
             batch, extra = self._decode(protocol, table, body, content_type)
