@@ -29,6 +29,7 @@ import numpy as np
 __all__ = [
     "BENCH_DIR",
     "REPO",
+    "compile_sources",
     "MLSERVER_SPEC",
     "MODEL",
     "N_FEATURES",
@@ -193,6 +194,15 @@ def prepare_mlserver_folder(path: Path, model: Any) -> Path:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def compile_sources() -> None:
+    """Byte-compile closedloop's sources, as installing a wheel does (an editable install
+    does not, and under ``PYTHONDONTWRITEBYTECODE`` every start would compile them again;
+    MLServer's venv is a regular install, compiled by pip)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "closedloop")], check=True
+    )
 
 
 def ensure_mlserver_venv(venv: Path) -> Path:

@@ -62,6 +62,7 @@ from _serving_servers import (
     closedloop_has_flag,
     closedloop_server,
     cmdline,
+    compile_sources,
     descendants,
     ensure_mlserver_venv,
     fit_model,
@@ -86,6 +87,7 @@ class Bench:
         self.one = rows_of(self.x, 1)
         self.batch = rows_of(self.x, BATCH_ROWS)
         self.has_workers = closedloop_has_flag("--workers")
+        compile_sources()
         self.mlserver_exe: Path | None = None
         self.mlserver_dir: Path | None = None
         if cfg.peer:

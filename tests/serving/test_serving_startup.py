@@ -75,7 +75,6 @@ def _last_event(ws: Workspace) -> int:
 _SERVE = textwrap.dedent(
     """
     import json, sys
-    from fastapi.testclient import TestClient
     from closedloop.config import load_settings
     from closedloop.serving import create_app
     from closedloop.workspace import Workspace
@@ -83,7 +82,11 @@ _SERVE = textwrap.dedent(
     root, heavy = sys.argv[1], sys.argv[2].split(",")
     # as `closedloop --workspace ROOT serve m@latest` opens and builds it
     with Workspace.open(settings=load_settings({"workspace": root})) as ws:
-        with TestClient(create_app(ws, "m@latest")) as client:
+        app = create_app(ws, "m@latest")
+        fastapi_at_build = "fastapi" in sys.modules  # the control plane is built on first use
+        from fastapi.testclient import TestClient
+
+        with TestClient(app) as client:
             answer = client.post("/v1/models/m/predict", json={"records": [dict.fromkeys(
                 [f"f{i}" for i in range(int(sys.argv[3]))], 0.5)]})
             scorer = client.get("/metadata").json()["scorer"]
@@ -92,6 +95,7 @@ _SERVE = textwrap.dedent(
         "body": answer.json(),
         "scorer": scorer,
         "loaded": sorted(m for m in heavy if m in sys.modules),
+        "fastapi_at_build": fastapi_at_build,
     }))
     """
 )
@@ -126,6 +130,29 @@ def test_a_converted_model_is_served_without_pandas_scipy_or_scikit_learn(
     assert served_process["scorer"] == "onnx"
     assert served_process["body"]["predictions"] == served_process["expected"]
     assert served_process["loaded"] == []
+    assert served_process["fastapi_at_build"] is False
+
+
+def test_the_control_plane_is_built_on_first_use_and_shares_the_state(
+    tmp_path: Any,
+) -> None:
+    root = tmp_path / "ws"
+    Workspace.init(root)
+    x, y = _numeric()
+    model = LogisticRegression(max_iter=1000).fit(x, y)
+    with Workspace.open(root) as ws:
+        version_id = _register_converted(ws, model, x, classes=["0", "1"])
+        app = create_app(ws, "m@latest")
+        assert app._control is None
+        assert app.state.model_version.id == version_id
+        with TestClient(app) as client:
+            r = client.post(
+                "/v1/models/m/predict", json={"records": [dict.fromkeys(NUMERIC.names, 0.1)]}
+            )
+            assert r.status_code == 200
+            assert client.get("/health").json()["model_version"] == version_id
+            assert app._control is not None
+            assert app.control.state is app.state
 
 
 # which scorer, from what was loaded ----------------------------------------------------------

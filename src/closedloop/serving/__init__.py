@@ -12,10 +12,10 @@ native one).
 from closedloop.serving._app import MAX_RECORDS, REQUEST_ID_HEADER, ServingApp, create_app
 from closedloop.serving._batch import Batch, Scored
 from closedloop.serving._checks import POLICIES, Policy, unseen_categories
-from closedloop.serving._control import HealthResponse, MetadataResponse
 from closedloop.serving._log import count_predictions, list_predictions
 from closedloop.serving._logwriter import LogBehindError, LogWriter
 from closedloop.serving._middleware import DEFAULT_MAX_BODY_BYTES
+from closedloop.serving._responses import HealthResponse, MetadataResponse
 from closedloop.serving._schema_model import (
     MAX_STRING_LENGTH,
     frame_from_rows,

@@ -22,18 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
 from closedloop.serving._batch import Batch
 from closedloop.serving._checks import check_policy
-from closedloop.serving._control import control_app
 from closedloop.serving._logwriter import LogBehindError, LogWriter
 from closedloop.serving._metrics import ServerMetrics
 from closedloop.serving._middleware import (
@@ -44,7 +45,6 @@ from closedloop.serving._middleware import (
     read_body,
     too_large,
 )
-from closedloop.serving._openapi import openapi_builder
 from closedloop.serving._predictor import Outcome, Predictor
 from closedloop.serving._protocols import (
     Limits,
@@ -68,6 +68,9 @@ from closedloop.serving.errors import (
 )
 from closedloop.workspace import Workspace
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 __all__ = ["MAX_RECORDS", "REQUEST_ID_HEADER", "ServingApp", "create_app"]
 
 _log = logging.getLogger("closedloop.serving")
@@ -77,6 +80,8 @@ MAX_RECORDS = 10_000
 #: Bodies larger than this are decoded in a worker thread, off the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
 _JSON = msgspec.json.Encoder()
+#: Seconds after start at which the control plane is built in the background.
+CONTROL_PREBUILD_SECONDS = 1.0
 
 
 class ServingApp:
@@ -117,24 +122,60 @@ class ServingApp:
             out_of_range=check_policy("out_of_range", out_of_range),
             unseen_categories=check_policy("unseen_categories", unseen_categories),
         )
-        default = router.default
-        self.control = control_app(
-            ws,
-            router,
-            self.metrics,
-            ready=self.ready,
-            queue_depth=lambda: self.writer.depth,
-            max_body_bytes=max_body_bytes,
-            openapi=openapi_builder(
-                default.signature, limits.max_string_length, limits.max_records
-            ),
-        )
-        self.state = self.control.state
-        self.state.model_version = default.routes[0].version
+        #: Starlette-style state, shared with the control plane once it is built.
+        self.state = State()
+        self.state.model_version = router.default.routes[0].version
+        self._control: FastAPI | None = None
+        self._control_lock = threading.Lock()
+        self._prebuild: asyncio.TimerHandle | None = None
         self._reloader: asyncio.Task[None] | None = None
         self._stopping = False
         #: Close the workspace at shutdown (a worker process opened it for the app).
         self.owns_workspace = False
+
+    @property
+    def control(self) -> FastAPI:
+        """The FastAPI application of the control routes, built on first use.
+
+        Building it imports FastAPI (a fifth of a server's start), so a server takes its
+        first prediction before that; :meth:`startup` also builds it off the event loop
+        :data:`CONTROL_PREBUILD_SECONDS` after start, so a probe rarely waits for it.
+        """
+        control = self._control
+        if control is None:
+            with self._control_lock:
+                if self._control is None:
+                    self._control = self._build_control()
+                control = self._control
+        return control
+
+    def _build_control(self) -> FastAPI:
+        from closedloop.serving._control import control_app
+        from closedloop.serving._openapi import openapi_builder
+
+        default = self.router.default
+        app = control_app(
+            self.ws,
+            self.router,
+            self.metrics,
+            ready=self.ready,
+            queue_depth=lambda: self.writer.depth,
+            max_body_bytes=self.max_body_bytes,
+            openapi=openapi_builder(
+                default.signature, self.limits.max_string_length, self.limits.max_records
+            ),
+        )
+        app.state = self.state
+        return app
+
+    def _prebuild_control(self) -> None:
+        def build() -> None:
+            try:
+                self.control  # noqa: B018 - the property builds it
+            except Exception:  # the first control request builds it (and reports) again
+                _log.exception("building the control plane failed")
+
+        asyncio.get_running_loop().run_in_executor(None, build)
 
     # lifecycle -------------------------------------------------------------------------------
     def ready(self) -> bool:
@@ -146,12 +187,18 @@ class ServingApp:
         self.writer.start()
         self.predictor.open()
         self._stopping = False
+        if self._control is None:
+            self._prebuild = asyncio.get_running_loop().call_later(
+                CONTROL_PREBUILD_SECONDS, self._prebuild_control
+            )
         if self.reload_interval > 0:
             self._reloader = asyncio.get_running_loop().create_task(self._follow_registry())
 
     async def shutdown(self) -> None:
         """Stop following the registry, finish shadow jobs, flush the log."""
         self._stopping = True
+        if self._prebuild is not None:
+            self._prebuild.cancel()
         if self._reloader is not None:
             self._reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

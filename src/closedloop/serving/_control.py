@@ -19,55 +19,22 @@ takes the fast path in :mod:`closedloop.serving._app`):
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _package_version
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from closedloop.core import ModelVersion
 from closedloop.errors import NotFoundError
 from closedloop.serving._feedback import feedback_router
 from closedloop.serving._metrics import CONTENT_TYPE, ServerMetrics
 from closedloop.serving._middleware import RequestContext
+from closedloop.serving._responses import SERVER_VERSION, HealthResponse, MetadataResponse
 from closedloop.serving._routing import Router, RouteTable, Target
 from closedloop.serving.errors import install_error_handlers
 from closedloop.workspace import Workspace
 
 __all__ = ["SERVER_VERSION", "HealthResponse", "MetadataResponse", "control_app"]
-
-try:
-    #: The installed closedloop's version (``/version``, ``/v2``, the OpenAPI document).
-    SERVER_VERSION = _package_version("closedloop")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    SERVER_VERSION = "0+unknown"
-
-
-class HealthResponse(BaseModel):
-    """The answer of ``GET /health``."""
-
-    status: str
-    model_version: str
-
-
-class MetadataResponse(BaseModel):
-    """The answer of ``GET /metadata``: the served version as registered."""
-
-    id: str
-    name: str
-    version: int
-    ref: str = Field(description="The reference the server was started with.")
-    aliases: list[str] = Field(description="Aliases pointing at it when it was loaded.")
-    target: str
-    classes: list[str]
-    signature: dict[str, Any] = Field(description="The input schema (TableSchema.to_dict).")
-    metrics: dict[str, float]
-    run_id: str | None
-    dataset_version_id: str | None
-    created_at: int
-    scorer: str = Field(description="How it is scored: 'onnx' or 'pipeline'.")
 
 
 def _metadata(target: Target) -> MetadataResponse:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
 from closedloop.config import Settings
@@ -304,6 +303,8 @@ class BackgroundServer:
         return self
 
     def _wait_healthy(self, deadline: float) -> None:
+        import httpx  # a client for tests and notebooks; a server never needs it
+
         with httpx.Client(base_url=self.url, timeout=1.0) as client:
             while True:
                 try:

@@ -43,14 +43,16 @@ from __future__ import annotations
 
 import logging
 import reprlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from closedloop.errors import ClosedLoopError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = [
     "DEFAULT_STATUS",
@@ -177,6 +179,8 @@ def _hint(entries: list[dict[str, Any]]) -> str:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)  # registered for it only
     errors = exc.errors()
     entries = [_entry(e) for e in list(errors[:MAX_LISTED_ERRORS])]
@@ -206,6 +210,8 @@ def install_error_handlers(app: FastAPI) -> None:
     Args:
         app: The application to install the handlers on.
     """
+    from fastapi.exceptions import RequestValidationError
+
     app.add_exception_handler(ClosedLoopError, _closedloop_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
