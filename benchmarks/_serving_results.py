@@ -204,7 +204,7 @@ def _memory_lines(res: Results) -> list[Line]:
             _met(None if not cs else statistics.median(cs) <= 1.0),
         ),
         Line(
-            "idle memory (process tree RSS after start + 1 request)",
+            "idle memory (process tree RSS 2 s after start + 1 request)",
             fmt_range(ci, mib),
             fmt_range(mi, mib),
             _x(ratio(ci, mi)),
@@ -366,7 +366,10 @@ def notes(res: Results, cfg: Config) -> list[str]:
         "their default logging (access log lines to a file) and default extras (MLServer: "
         "`parallel_workers: 0`, its metrics server on, gRPC on).",
         "Memory: sum of VmRSS over the server's process tree (/proc; pages shared between "
-        "processes count once per process), 1 s after the load. The one-row load is a wrk "
+        "processes count once per process), 1 s after the load; idle is sampled 2 s after "
+        "the first prediction, once the server has finished starting (closedloop builds "
+        "its FastAPI control plane 1 s after start, so an earlier sample would leave it "
+        "out). The one-row load is a wrk "
         f"run stopped after {cfg.soak_requests:,} answers (or at its time cap, the count "
         "shown); the batches are 10,000-row requests at concurrency 1.",
         f"Concurrency 64: {cfg.soak:g} s of one-row requests. wrk counts requests that "

@@ -15,7 +15,7 @@ so). Scenarios:
    median of interleaved repetitions (closedloop, MLServer, closedloop, MLServer, ...),
    each repetition with freshly started servers;
 2. start to first prediction (spawn → first 200) and idle memory (process tree RSS after
-   start and one request), once per repetition;
+   start and one request, 2 s later), once per repetition;
 3. memory after many one-row requests and after 20 large batches, against idle;
 4. 60 s at concurrency 64: errors, and closedloop's prediction log against rows answered;
 5. SIGTERM of the server under load, and SIGKILL of one worker under ``--workers 2``:
@@ -147,6 +147,11 @@ class Bench:
         )
 
 
+#: Seconds from the first prediction to the idle-memory sample: a server has finished
+#: starting (closedloop builds its control plane, FastAPI, 1 s after start).
+SETTLE_SECONDS = 2.0
+
+
 # 1-2: throughput, start, idle memory -----------------------------------------------------------
 SCENARIOS = (("c1", "one", 1), ("c16", "one", 16), ("batch", "batch", 1))
 
@@ -166,7 +171,7 @@ def throughput(bench: Bench) -> None:
             for name in bench.servers():
                 server = bench.start(name)
                 running[name] = server
-                time.sleep(0.5)
+                time.sleep(SETTLE_SECONDS)
                 res.start.setdefault(name, []).append(server.start_seconds)
                 res.idle.setdefault(name, []).append(server.rss_mib())
                 log(
@@ -213,7 +218,7 @@ def memory(bench: Bench) -> None:
     for name in bench.servers():
         server = bench.start(name)
         try:
-            time.sleep(0.5)
+            time.sleep(SETTLE_SECONDS)
             idle = server.rss_mib()
             small = bench.wrk(server, "one", 16, limit=bench.cfg.soak_requests, duration=cap)
             time.sleep(1.0)
