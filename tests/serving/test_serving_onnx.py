@@ -256,3 +256,21 @@ def test_scorer_refuses_a_graph_for_other_columns() -> None:
     other = TableSchema((ColumnSchema("z", LogicalType.FLOAT),))
     with pytest.raises(Exception, match="not the signature's columns"):
         OnnxScorer(outcome.onnx_bytes, other, ["0", "1"], "cancer/1")
+
+
+@pytest.mark.parametrize("name", ["LinearSVC", "RidgeClassifier"])
+def test_a_classifier_without_probabilities_is_refused_not_crashed(name: str) -> None:
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = np.where(x[:, 0] > 0, "yes", "no")  # text labels: nothing to subtract
+    model = {"LinearSVC": LinearSVC, "RidgeClassifier": RidgeClassifier}[name]().fit(x, y)
+    signature = TableSchema(
+        tuple(ColumnSchema(f"f{i}", LogicalType.FLOAT, nullable=False) for i in range(4))
+    )
+    outcome = convert_pipeline(model, signature, pd.DataFrame(x, columns=signature.names))
+    assert not outcome.ok
+    assert outcome.onnx_bytes is None
+    assert f"{name} is a classifier without predict_proba" in outcome.reason

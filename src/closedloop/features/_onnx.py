@@ -226,6 +226,13 @@ def convert_pipeline(
         expected = _score_original(model, signature, columns)
     except Exception as e:  # any model: its own predict may fail on these rows
         return _refused(f"the model cannot score the validation rows: {_describe(e)}")
+    if hasattr(model, "classes_") and not _is_classifier(model):
+        # e.g. LinearSVC, RidgeClassifier: the graph's second output would be decision
+        # scores, which a scorer would answer as probabilities.
+        return _refused(
+            f"{type(model).__name__} is a classifier without predict_proba: "
+            "the pipeline serves it as it is"
+        )
     failures: list[str] = []
     best: OnnxConversion | None = None
     for numbers, integers in _TYPINGS:
@@ -237,7 +244,11 @@ def convert_pipeline(
             failures.append(_describe(e))
             continue
         used = ", ".join(sorted({i.type[7:-1] for i in session.get_inputs()}))
-        outcome = _compare(expected, got, onnx_bytes, atol, f"{used} inputs", len(validation))
+        try:
+            outcome = _compare(expected, got, onnx_bytes, atol, f"{used} inputs", len(validation))
+        except Exception as e:  # predictions that cannot even be compared
+            failures.append(f"the predictions cannot be compared: {_describe(e)}")
+            continue
         if outcome.ok:
             return outcome
         if best is None or outcome.max_abs_diff < best.max_abs_diff:
