@@ -80,8 +80,6 @@ class FeedbackReport:
 
 def _label_value(value: Any, where: str) -> LabelValue:
     """``value`` as a JSON-compatible scalar, or an error naming ``where``."""
-    import pandas as pd
-
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool | int | str):
@@ -94,22 +92,32 @@ def _label_value(value: Any, where: str) -> LabelValue:
             f"the label of {where} is {shown}",
             hint="give a number, a string or a boolean; leave out rows without a label",
         )
-    shown = "missing" if value is None or value is pd.NA else f"a {type(value).__name__}"
+    shown = "missing" if value is None or _is_na(value) else f"a {type(value).__name__}"
     raise InvalidArgumentError(
         f"the label of {where} is {shown}",
         hint="give a number, a string or a boolean; leave out rows without a label",
     )
 
 
-def _row_value(value: Any, where: str) -> int | None:
+def _is_na(value: Any) -> bool:
+    """Whether ``value`` is pandas' missing marker (only asked of uncommon values)."""
     import pandas as pd
 
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
+    return value is pd.NA
+
+
+def _row_value(value: Any, where: str) -> int | None:
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if value is None or _is_na(value):
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidArgumentError(
             f"the row of {where} is {value!r}, not a row index",

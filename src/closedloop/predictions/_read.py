@@ -110,15 +110,15 @@ def _opened(ws: Workspace, requests: Sequence[LoggedRequest]) -> list[DecodedRow
 
 def _native(value: Any) -> Any:
     """A decoded cell as a plain Python value (missing → ``None``)."""
-    import pandas as pd
-
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    if value is pd.NaT:
-        return None
-    return value
+    if isinstance(value, str | int | float):  # the common cells: no pandas lookup per cell
+        return value
+    import pandas as pd
+
+    return None if value is pd.NaT else value
 
 
 def _rows(request: LoggedRequest, decoded: DecodedRows) -> list[Prediction]:

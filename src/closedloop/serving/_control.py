@@ -34,7 +34,7 @@ from closedloop.serving._routing import Router, RouteTable, Target
 from closedloop.serving.errors import install_error_handlers
 from closedloop.workspace import Workspace
 
-__all__ = ["SERVER_VERSION", "HealthResponse", "MetadataResponse", "control_app"]
+__all__ = ["control_app"]
 
 
 def _metadata(target: Target) -> MetadataResponse:

@@ -161,6 +161,7 @@ class _Checkpointer:
     def __init__(self, engine: Engine, interval: float = 0.25) -> None:
         self._engine = engine
         self._interval = interval
+        self._page: int | None = None
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
@@ -179,12 +180,14 @@ class _Checkpointer:
             return
         try:
             driver: Any = raw.driver_connection
-            page = int(driver.execute("PRAGMA page_size").fetchone()[0])
-            _, frames, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            behind = (frames - copied) * page
             if final:  # the writer is done: copy everything back and empty the file
                 driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            elif frames * page > WAL_LIMIT_BYTES and behind <= _CAUGHT_UP_BYTES:
+                return
+            if self._page is None:  # fixed once the database exists
+                self._page = int(driver.execute("PRAGMA page_size").fetchone()[0])
+            _, frames, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            behind = (frames - copied) * self._page
+            if frames * self._page > WAL_LIMIT_BYTES and behind <= _CAUGHT_UP_BYTES:
                 driver.execute("PRAGMA wal_checkpoint(RESTART)")
         except Exception:  # busy or failing: the next round tries again
             pass
