@@ -18,6 +18,7 @@ from closedloop.core._entities import (
     now_ms,
 )
 from closedloop.core._models import AliasChange, ModelVersion, RegisteredModel
+from closedloop.core._monitoring import ALERT_STATES, Alert, MonitorWindow, ProfileRecord, Refusal
 from closedloop.core._predictions import ROLES, Label, LoggedRequest, Prediction
 from closedloop.core._principal import PRINCIPAL_KINDS, Principal, PrincipalKind
 from closedloop.core._progress import ProgressCallback, ProgressEvent, report_progress
@@ -36,7 +37,12 @@ from closedloop.core._query import (
 from closedloop.core._schema import ColumnSchema, LogicalType, TableSchema
 
 __all__ = [
+    "ALERT_STATES",
     "ATTRIBUTES",
+    "Alert",
+    "MonitorWindow",
+    "ProfileRecord",
+    "Refusal",
     "PRINCIPAL_KINDS",
     "AliasChange",
     "Audit",

@@ -10,7 +10,7 @@ and joins a logged row by request id and row.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["ROLES", "Label", "LoggedRequest", "Prediction"]
@@ -35,6 +35,8 @@ class LoggedRequest:
             per-row log of schema 0003).
         key_id: The workspace key whose derived key sealed ``payload``; ``None``: plain.
         payload: The rows' inputs and outputs.
+        position: Its place in the log (increasing in logging order; ``None`` until it is
+            stored). Readers resume after a position; equality ignores it.
     """
 
     request_id: str
@@ -47,6 +49,7 @@ class LoggedRequest:
     format: str
     key_id: str | None
     payload: bytes
+    position: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

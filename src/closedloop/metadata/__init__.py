@@ -12,6 +12,7 @@ from closedloop.metadata._decisions import DecisionStore
 from closedloop.metadata._domain import BlobReference, DomainStore
 from closedloop.metadata._endpoints import EndpointStore
 from closedloop.metadata._models import ModelStore
+from closedloop.metadata._monitoring import MonitoringStore
 from closedloop.metadata._predictions import PredictionLog, RequestAppender
 from closedloop.metadata._protocol import MetadataStore
 
@@ -21,6 +22,7 @@ __all__ = [
     "DecisionStore",
     "DomainStore",
     "EndpointStore",
+    "MonitoringStore",
     "MetadataStore",
     "ModelStore",
     "PredictionLog",

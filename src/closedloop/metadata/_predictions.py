@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from closedloop.core import Audit, Label, LoggedRequest
+from closedloop.core import Audit, Label, LoggedRequest, Refusal
 from closedloop.metadata._domain import DomainStore
 
 __all__ = ["PredictionLog", "RequestAppender"]
@@ -63,12 +63,32 @@ class PredictionLog(DomainStore, Protocol):
         until: int | None = None,
         request_ids: Collection[str] | None = None,
         limit: int | None = None,
+        after_position: int | None = None,
     ) -> builtins.list[LoggedRequest]:
-        """Requests in logging order (``since`` inclusive, ``until`` exclusive, in ms)."""
+        """Requests in logging order (``since`` inclusive, ``until`` exclusive, in ms).
+
+        ``after_position`` resumes a reader: only requests logged after that
+        ``LoggedRequest.position``.
+        """
         ...
 
     def known_request_ids(self, request_ids: Collection[str]) -> set[str]:
         """Those of ``request_ids`` that are logged (for any version)."""
+        ...
+
+    def append_refusals(self, refusals: Sequence[Refusal]) -> None:
+        """Count scoring requests the server refused (one record each)."""
+        ...
+
+    def count_refusals(
+        self,
+        *,
+        endpoint: str | None = None,
+        model_version_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> int:
+        """Refused requests (``since`` inclusive, ``until`` exclusive, in ms)."""
         ...
 
     def put_labels(self, labels: Sequence[Label], *, audit: Audit | None = None) -> None:

@@ -22,6 +22,7 @@ from closedloop.metadata._decisions import DecisionStore
 from closedloop.metadata._domain import BlobReference, DomainStore
 from closedloop.metadata._endpoints import EndpointStore
 from closedloop.metadata._models import ModelStore
+from closedloop.metadata._monitoring import MonitoringStore
 from closedloop.metadata._predictions import PredictionLog
 
 __all__ = ["BlobReference", "MetadataStore"]
@@ -60,6 +61,11 @@ class MetadataStore(Protocol):
     @property
     def endpoints(self) -> EndpointStore:
         """Endpoints: weighted routes and shadows over model versions."""
+        ...
+
+    @property
+    def monitoring(self) -> MonitoringStore:
+        """Reference profiles, monitoring windows and alerts."""
         ...
 
     @property

@@ -14,6 +14,7 @@ import pytest
 from closedloop.core import AuditEvent, ColumnSchema, Label, LoggedRequest, LogicalType, TableSchema
 from closedloop.errors import AlreadyExistsError, NotFoundError
 from closedloop.metadata import BlobReference, MetadataStore
+from closedloop.testing._monitoring_contract import MonitoringStoreContract
 from closedloop.testing._registry_contract import RegistryStoresContract
 
 __all__ = ["DIGEST_A", "DIGEST_B", "DomainStoresContract"]
@@ -23,7 +24,7 @@ DIGEST_B = "sha256:" + "b" * 64
 _DIGEST_C = "sha256:" + "c" * 64
 
 
-class DomainStoresContract(RegistryStoresContract):
+class DomainStoresContract(RegistryStoresContract, MonitoringStoreContract):
     """Backend-independent tests of the domain stores a ``MetadataStore`` carries."""
 
     @pytest.fixture

@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from closedloop.core import Audit, Label, LoggedRequest, commit_audit
+from closedloop.core import Audit, Label, LoggedRequest, Refusal, commit_audit
 from closedloop.metadata._domain import BlobReference
 from closedloop.metadata._sql._appender import SqlRequestAppender
 from closedloop.metadata._sql._db import Database, audit_row, dumps
 from closedloop.metadata._sql.tables import (
     audit_events,
     prediction_labels,
+    prediction_refusals,
     prediction_requests,
 )
 
@@ -115,10 +116,13 @@ class SqlPredictionLog:
         until: int | None = None,
         request_ids: Collection[str] | None = None,
         limit: int | None = None,
+        after_position: int | None = None,
     ) -> builtins.list[LoggedRequest]:
         """Requests in logging order."""
         q = select(prediction_requests).order_by(prediction_requests.c.id)
         q = self._filtered(q, model_version_id, endpoint, role, since, until)
+        if after_position is not None:
+            q = q.where(prediction_requests.c.id > after_position)
         if request_ids is not None:
             ids = list(dict.fromkeys(request_ids))
             if not ids:
@@ -197,6 +201,49 @@ class SqlPredictionLog:
                 rows.sort(key=lambda r: (r.request_id, r.row))
         return [Label(r.request_id, r.row, json.loads(r.label), r.time, r.actor) for r in rows]
 
+    # refused requests --------------------------------------------------------------------
+    def append_refusals(self, refusals: Sequence[Refusal]) -> None:
+        """Count refused scoring requests (one row each)."""
+        if not refusals:
+            return
+        with self._db.write() as conn:
+            conn.execute(
+                insert(prediction_refusals),
+                [
+                    {
+                        "time": r.time,
+                        "endpoint": r.endpoint,
+                        "model_version_id": r.model_version_id,
+                        "protocol": r.protocol,
+                        "status": r.status,
+                        "reason": r.reason,
+                    }
+                    for r in refusals
+                ],
+            )
+
+    def count_refusals(
+        self,
+        *,
+        endpoint: str | None = None,
+        model_version_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> int:
+        """Refused requests (``since`` inclusive, ``until`` exclusive, in ms)."""
+        t = prediction_refusals.c
+        q = select(func.count()).select_from(prediction_refusals)
+        if endpoint is not None:
+            q = q.where(t.endpoint == endpoint)
+        if model_version_id is not None:
+            q = q.where(t.model_version_id == model_version_id)
+        if since is not None:
+            q = q.where(t.time >= since)
+        if until is not None:
+            q = q.where(t.time < until)
+        with self._db.read() as conn:
+            return int(conn.execute(q).scalar_one())
+
     # blobs -------------------------------------------------------------------------------
     def referenced_digests(self, among: Collection[str] | None = None) -> set[str]:
         """Nothing: the prediction log references no blob."""
@@ -219,4 +266,5 @@ def _request(r: Any) -> LoggedRequest:
         format=r.format,
         key_id=r.key_id,
         payload=bytes(r.payload),
+        position=int(r.id),
     )

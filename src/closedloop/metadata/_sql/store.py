@@ -41,6 +41,7 @@ from closedloop.metadata._sql.datasets import SqlDatasetStore
 from closedloop.metadata._sql.decisions import SqlDecisionStore
 from closedloop.metadata._sql.endpoints import SqlEndpointStore
 from closedloop.metadata._sql.models import SqlModelStore
+from closedloop.metadata._sql.monitoring import SqlMonitoringStore
 from closedloop.metadata._sql.predictions import SqlPredictionLog
 from closedloop.metadata._sql.tables import (
     experiments,
@@ -81,6 +82,7 @@ class SqlMetadataStore:
         self.predictions = SqlPredictionLog(self._db)
         self.decisions = SqlDecisionStore(self._db)
         self.endpoints = SqlEndpointStore(self._db)
+        self.monitoring = SqlMonitoringStore(self._db)
         self._artifacts = SqlRunArtifacts(self._db)
         self._audit_log = SqlAuditLog(self._db)
         self._run_writes = RunWrites(self._db)
@@ -91,6 +93,7 @@ class SqlMetadataStore:
             self.predictions,
             self.decisions,
             self.endpoints,
+            self.monitoring,
         ]
         # Experiments are never deleted or renamed, so a found one can be remembered.
         self._experiments: dict[tuple[str, str], Experiment] = {}

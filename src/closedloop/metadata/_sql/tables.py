@@ -37,6 +37,10 @@ __all__ = [
     "prediction_requests",
     "model_versions",
     "models",
+    "monitor_alerts",
+    "monitor_profiles",
+    "monitor_windows",
+    "prediction_refusals",
     "endpoints",
     "experiments",
     "latest_metrics",
@@ -51,7 +55,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code expects; a test checks it equals the scripts' head.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 #: Alembic's version table. Not Alembic's default ``alembic_version``, which other tools
 #: sharing the database (Optuna's RDB storage) keep their own revision in.
@@ -319,4 +323,79 @@ endpoints = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(255), nullable=False),
+)
+
+
+# --- revision 0005: monitoring in depth -----------------------------------------------------
+
+monitor_profiles = Table(
+    "monitor_profiles",
+    metadata,
+    Column("model_version_id", String(300), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("source", String(400), nullable=False),
+    Column("digest", String(128), nullable=False),  # the encrypted profile blob
+    Column("n_rows", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("model_version_id", String(300), nullable=False),
+    Column("monitor", String(255), nullable=False),  # the window spec, e.g. count:1000
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("first_position", BigInteger, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("n_requests", Integer, nullable=False),
+    Column("drifted", Integer, nullable=False),  # 0 | 1
+    Column("complete", Integer, nullable=False),  # 0 | 1: the last window may still fill
+    Column("updated_at", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=True),
+    Column("payload", LargeBinary, nullable=False),  # sealed sketches and results
+    UniqueConstraint(
+        "model_version_id", "monitor", "first_position", name="uq_monitor_windows_position"
+    ),
+    Index("ix_monitor_windows_version_start", "model_version_id", "monitor", "start"),
+)
+
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", BigInteger, nullable=False),
+    Column("model_version_id", String(300), nullable=False),
+    Column("rule", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("dedup_key", String(600), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("window_id", BigInteger, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("deliveries", Text, nullable=False),  # JSON: sink -> state
+    Column("key_id", String(64), nullable=True),
+    Column("payload", LargeBinary, nullable=False),  # sealed evidence
+    Index("ix_monitor_alerts_version_time", "model_version_id", "time"),
+    Index("ix_monitor_alerts_dedup", "dedup_key", "status"),
+)
+
+prediction_refusals = Table(
+    "prediction_refusals",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", BigInteger, nullable=False),
+    Column("endpoint", String(255), nullable=False),
+    Column("model_version_id", String(300), nullable=True),
+    Column("protocol", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Index("ix_prediction_refusals_endpoint_time", "endpoint", "time"),
+    Index("ix_prediction_refusals_version_time", "model_version_id", "time"),
 )
