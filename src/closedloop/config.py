@@ -64,6 +64,10 @@ class Settings(BaseModel):
         audit_reads: Which reads the audit log records (writes always are): ``all``;
             ``data_and_models`` (datasets, models, predictions and artifacts, not runs,
             experiments or loop decisions); or ``none``.
+        monitoring: How ``closedloop monitor run`` watches served models: windows, drift
+            rules per column, sensitive columns, alert rules and sinks (validated by
+            ``closedloop.monitoring.MonitorConfig`` when monitoring starts; see
+            ``docs/monitoring.md``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,6 +89,7 @@ class Settings(BaseModel):
     serving_reload_seconds: float = Field(default=2.0, ge=0)
     serving_workers: int = Field(default=1, ge=1, le=64)
     audit_reads: AuditReads = "data_and_models"
+    monitoring: dict[str, Any] = Field(default_factory=dict)
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -93,7 +98,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX) :].lower()
-            if name in fields and name != "storage_options":
+            if name in fields and name not in ("storage_options", "monitoring"):
                 out[name] = value
     return out
 

@@ -97,6 +97,10 @@ class Actions(StrEnum):
     MODEL_CONVERT = ("model.convert", ResourceKind.MODEL, Access.WRITE)  # ONNX
     MODEL_PREDICT = ("model.predict", ResourceKind.MODEL, Access.WRITE)  # logs predictions
     MONITOR_DRIFT = ("monitor.drift", ResourceKind.MODEL, Access.WRITE)  # records a run
+    MONITOR_PROFILE = ("monitor.profile", ResourceKind.MODEL, Access.WRITE)  # reference profile
+    MONITOR_RUN = ("monitor.run", ResourceKind.MODEL, Access.WRITE)  # windows and alerts
+    MONITOR_READ = ("monitor.read", ResourceKind.MODEL, Access.READ)  # windows, alerts, reports
+    ALERT_UPDATE = ("alert.update", ResourceKind.MODEL, Access.WRITE)  # acknowledge, resolve
     PREDICTION_READ = ("prediction.read", ResourceKind.PREDICTION, Access.READ)
     PREDICTION_LABEL = ("prediction.label", ResourceKind.PREDICTION, Access.WRITE)  # feedback
     # endpoints: named traffic splits over model versions
