@@ -316,12 +316,23 @@ def test_nan_missing_and_small_windows_say_nothing(
     assert get_alert(workspace, fired.id).status == "firing"
 
 
+def test_row_counts_as_the_monitor_run_writes_them(
+    workspace: Workspace, version: ModelVersion
+) -> None:
+    sink = Collect()
+    values = {"reference.accuracy": 0.9, "performance.accuracy": 0.7, "rows": 1000}
+    few = run(workspace, version, {**values, "performance.labelled": 20}, 0, sink)
+    assert not few.fired
+    many = run(workspace, version, {**values, "performance.labelled": 200}, 1, sink)
+    assert [a.rule for a in many.fired] == ["accuracy_drop"]
+
+
 def test_default_rules_fire_on_their_keys(workspace: Workspace, version: ModelVersion) -> None:
     sink = Collect()
     values = {
         "drift.share": 0.75,
         "quality.missing_rate": 0.2,
-        "quality.schema_violation_rate": 0.01,
+        "quality.refused_rate": 0.01,
         "estimated.accuracy": 0.88,
         "reference.accuracy": 0.9,
         "window.rows": 1000,

@@ -9,8 +9,9 @@ numbers, for example::
     performance.<metric>              a metric on the labelled rows (performance.accuracy)
     reference.<metric>                the metric on the reference data
     quality.missing_rate              share of missing input cells
-    quality.schema_violation_rate     share of requests refused or repaired for their schema
-    window.rows / performance.rows    rows in the window / labelled rows in it
+    quality.refused_rate              share of requests refused for their schema (bad input)
+    rows (or window.rows)             rows in the window
+    performance.labelled (or .rows)   labelled rows in it
 
 A rule names a key, or a glob over keys (``*`` matches any text, dots included), an
 operator and a threshold. Each matching key is a *subject* (what the globs matched, such as
@@ -196,12 +197,13 @@ class AlertRule:
         return not math.isnan(value) and OPERATORS[self.op](value, self.threshold)
 
     def row_count(self, key: str, values: Mapping[str, float]) -> float | None:
-        """Rows behind ``key``'s value: ``<family>.rows``, else ``window.rows``, else ``None``.
+        """Rows behind ``key``'s value, or ``None`` when the values do not say.
 
-        ``performance.rows`` (labelled rows) thus gates ``performance.*`` rules.
+        The first of ``<family>.rows``, ``<family>.labelled``, ``window.rows`` and ``rows``
+        found: ``performance.labelled`` (labelled rows) thus gates ``performance.*`` rules.
         """
         family = key.split(".", 1)[0]
-        for candidate in (f"{family}.rows", "window.rows"):
+        for candidate in (f"{family}.rows", f"{family}.labelled", "window.rows", "rows"):
             if candidate in values:
                 return values[candidate]
         return None
@@ -235,7 +237,8 @@ def default_rules() -> list[AlertRule]:
     * ``accuracy_drop``: ``performance.accuracy_drop >= 0.05`` (realised accuracy 5 points
       below the reference), critical, 100 labelled rows or more.
     * ``missing_values``: ``quality.missing_rate >= 0.1``, warning.
-    * ``schema_violations``: ``quality.schema_violation_rate >= 0.05``, critical.
+    * ``schema_violations``: ``quality.refused_rate >= 0.05`` (requests refused for their
+      schema), critical.
 
     All re-notify at most hourly while they stay open.
     """
@@ -253,7 +256,7 @@ def default_rules() -> list[AlertRule]:
             "accuracy_drop", "performance.accuracy_drop", ">=", 0.05, "critical", min_rows=100
         ),
         AlertRule("missing_values", "quality.missing_rate", ">=", 0.1, "warning"),
-        AlertRule("schema_violations", "quality.schema_violation_rate", ">=", 0.05, "critical"),
+        AlertRule("schema_violations", "quality.refused_rate", ">=", 0.05, "critical"),
     ]
 
 

@@ -422,7 +422,7 @@ def _relevant(
         if (
             (subject_prefix is not None and k.startswith(subject_prefix))
             or (first == family and "." not in rest)
-            or first in ("reference", "window")
+            or first in ("reference", "window", "rows")
         ):
             chosen[k] = values[k]
     return chosen
