@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck layers unit bench clean
 .PHONY: bench-serving
+.PHONY: bench-monitoring
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,9 @@ bench: $(STAMP)
 
 bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/bench_serving.py --peer mlserver --output benchmarks/RESULTS.md
+
+bench-monitoring: $(STAMP)
+	$(BIN)/python benchmarks/bench_monitoring.py --write benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) demo-workspace .mypy_cache .ruff_cache .pytest_cache
