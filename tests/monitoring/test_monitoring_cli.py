@@ -76,7 +76,10 @@ def test_drift_prints_the_table_writes_the_page_and_names_the_run(
     assert "income" in out
     assert "color" in out
     assert "DRIFT" in out
-    assert "PSI ≥ 0.1" in out
+    assert "no dataset drift" in out  # one feature of three
+    assert "up to 1000 current values a test" in out  # the rule, in the caption
+    assert " ks " in out  # 800 rows: tested
+    assert " chi2 " in out
     assert out_file.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     run_line = next(line for line in out.splitlines() if line.startswith("run: "))
     run_id = run_line.split()[1]
@@ -119,3 +122,28 @@ def test_drift_without_reference_or_lineage_names_the_option(
         invoke("drift", "m/1")
     assert info.value.hint is not None
     assert "--reference" in info.value.hint
+
+
+def test_drift_rules_and_drift_share_options(invoke: Invoke, served: str) -> None:
+    args = ("drift", "m/1", "-r", served, "--since", str(T_NEW), "--json")
+    doc = json.loads(invoke(*args, "--rule", "age=psi:0.25", "--rule", "color=tv"))
+    features = {f["name"]: f for f in doc["report"]["features"]}
+    assert (features["age"]["method"], features["age"]["threshold"]) == ("psi", 0.25)
+    assert features["age"]["drifted"]
+    assert (features["color"]["method"], features["color"]["threshold"]) == ("tv", 0.1)
+    assert features["income"]["method"] == "ks"
+    assert doc["report"]["dataset_drifted"] is False
+    lenient = json.loads(invoke(*args, "--drift-share", "0.3"))
+    assert lenient["report"]["dataset_drifted"] is True
+    assert lenient["report"]["drift_share"] == 0.3
+
+
+def test_a_bad_drift_rule_names_the_syntax(invoke: Invoke, served: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="COLUMN=METHOD") as info:
+        invoke("drift", "m/1", "-r", served, "--rule", "age")
+    assert info.value.hint is not None
+    assert "age=psi" in info.value.hint
+    with pytest.raises(InvalidArgumentError, match="unknown drift method"):
+        invoke("drift", "m/1", "-r", served, "--rule", "age=kolmogorov")
+    with pytest.raises(InvalidArgumentError, match="does not apply"):
+        invoke("drift", "m/1", "-r", served, "--rule", "color=ks")

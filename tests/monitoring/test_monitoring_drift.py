@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from rich.console import Console
 import closedloop.monitoring as monitoring
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
 from closedloop.errors import InvalidArgumentError
-from closedloop.monitoring import DriftDetector, DriftReport
+from closedloop.monitoring import ColumnRule, DriftDetector, DriftReport, ks_test
 
 SCHEMA = TableSchema(
     (
@@ -41,19 +42,36 @@ def test_public_names_match_all() -> None:
 
 
 def test_shifted_numeric_and_categorical_columns_are_flagged(drifted_report: DriftReport) -> None:
+    # 3,000 current rows: beyond 1,000 the automatic rule measures distances
     assert drifted_report.drifted_features == ("age", "color")
     assert drifted_report.share_drifted == pytest.approx(2 / 3)
+    assert drifted_report.dataset_drifted
     age = drifted_report.feature("age")
-    assert (age.kind, age.test) == ("numeric", "ks")
-    assert age.p_value < 1e-6
-    assert age.psi > 0.25
+    assert (age.kind, age.method, age.threshold) == ("numeric", "wasserstein", 0.1)
+    assert age.statistic == pytest.approx(10 / 12, abs=0.1)  # +10 years, std 12
+    assert math.isnan(age.p_value)
+    assert 0 < age.noise_floor < 0.1
     color = drifted_report.feature("color")
-    assert (color.kind, color.test) == ("categorical", "chi2")
-    assert color.p_value < 1e-6
-    assert color.psi > 0.25
+    assert (color.kind, color.method) == ("categorical", "jensenshannon")
+    assert color.statistic > 0.2
     income = drifted_report.feature("income")
     assert not income.drifted
-    assert income.psi < 0.1
+    assert income.statistic < 0.1
+
+
+def test_small_windows_are_tested(reference: pd.DataFrame) -> None:
+    current = people(400, seed=7, age_shift=10)
+    report = DriftDetector(SCHEMA).fit(reference).compare(current)
+    age, color = report.feature("age"), report.feature("color")
+    assert (age.method, color.method) == ("ks", "chi2")
+    assert (age.statistic, age.p_value) == pytest.approx(ks_test(reference["age"], current["age"]))
+    assert age.drifted
+    assert age.p_value < 1e-6
+    assert math.isnan(age.noise_floor)
+    assert not color.drifted
+    assert report.drifted_features == ("age",)
+    assert not report.dataset_drifted  # 1 of 3 is below the default share 0.5
+    assert DriftDetector(SCHEMA, drift_share=0.3).fit(reference).compare(current).dataset_drifted
 
 
 def test_an_independent_sample_of_the_same_distribution_is_not_flagged(
@@ -61,7 +79,8 @@ def test_an_independent_sample_of_the_same_distribution_is_not_flagged(
 ) -> None:
     report = DriftDetector(SCHEMA).fit(reference).compare(people(3000, seed=3))
     assert report.drifted_features == ()
-    assert all(f.psi < 0.05 for f in report.features)
+    assert all(f.statistic < 0.05 for f in report.features)
+    assert not report.dataset_drifted
 
 
 def test_a_significant_but_negligible_shift_is_not_drift() -> None:
@@ -70,8 +89,9 @@ def test_a_significant_but_negligible_shift_is_not_drift() -> None:
     ref = pd.DataFrame({"x": rng.normal(40, 12, 50_000)})
     cur = pd.DataFrame({"x": rng.normal(40, 12, 50_000) + 0.6})
     x = DriftDetector().fit(ref).compare(cur).feature("x")
-    assert x.p_value < 0.05
-    assert x.psi < 0.1
+    assert ks_test(ref["x"], cur["x"])[1] < 0.05
+    assert x.method == "wasserstein"
+    assert x.statistic == pytest.approx(0.05, abs=0.02)
     assert not x.drifted
 
 
@@ -123,17 +143,21 @@ def test_init_only_stores_params_and_fit_learns_trailing_underscore_state(
     detector = DriftDetector(alpha=2.0, bins=0)  # not validated before fit
     assert detector.get_params() == {
         "schema": None,
+        "rules": None,
         "alpha": 2.0,
-        "psi_threshold": 0.1,
+        "drift_share": 0.5,
         "bins": 0,
         "columns": None,
+        "resamples": None,
+        "random_state": 0,
     }
     assert not [k for k in vars(detector) if k.endswith("_")]
     with pytest.raises(InvalidArgumentError, match="alpha"):
         detector.fit(reference)
     detector.set_params(alpha=0.01, bins=5).fit(reference)
     learned = {k for k in vars(detector) if k.endswith("_")}
-    assert {"columns_", "kinds_", "reference_", "n_reference_rows_"} <= learned
+    assert {"columns_", "kinds_", "rules_", "reference_", "n_reference_rows_"} <= learned
+    assert "noise_floors_" in learned
     with pytest.raises(InvalidArgumentError, match="unknown"):
         detector.set_params(treshold=1)
 
@@ -167,7 +191,7 @@ def test_a_column_with_no_observed_value_is_reported_not_flagged(
     current["income"] = np.nan
     income = DriftDetector(SCHEMA).fit(reference).compare(current).feature("income")
     assert math.isnan(income.p_value)
-    assert math.isnan(income.psi)
+    assert math.isnan(income.statistic)
     assert income.current_missing_share == 1.0
     assert not income.drifted
 
@@ -189,7 +213,11 @@ def test_to_dict_is_strict_json(drifted_report: DriftReport) -> None:
     assert doc["drifted_features"] == ["age", "color"]
     assert [f["name"] for f in doc["features"]] == ["age", "income", "color"]
     assert doc["alpha"] == 0.05
-    assert doc["psi_threshold"] == 0.1
+    assert doc["drift_share"] == 0.5
+    assert doc["dataset_drifted"] is True
+    age = doc["features"][0]
+    assert (age["method"], age["threshold"], age["p_value"]) == ("wasserstein", 0.1, None)
+    assert age["noise_floor"] > 0
 
 
 def test_render_lists_every_feature_and_the_rule(drifted_report: DriftReport) -> None:
@@ -198,9 +226,12 @@ def test_render_lists_every_feature_and_the_rule(drifted_report: DriftReport) ->
     text = console.export_text()
     for name in ("age", "income", "color"):
         assert name in text
-    assert text.count("DRIFT") == 2
-    assert "p-value < 0.05" in text
-    assert "PSI ≥ 0.1" in text
+    assert text.count("DRIFT") == 3  # two features and the dataset
+    assert "DATASET DRIFT" in text
+    assert "wasserstein" in text
+    assert "jensenshannon" in text
+    assert "p < 0.05" in text
+    assert "noise floor" in text
 
 
 def test_render_does_not_read_names_as_markup() -> None:
@@ -239,7 +270,8 @@ def test_categories_compare_as_text_across_dtypes() -> None:
     current = pd.DataFrame({"code": pd.Series([1, "2", None] * 20, dtype=object)})
     code = DriftDetector(schema).fit(reference).compare(current).feature("code")
     assert code.reference_summary == code.current_summary == {"1": 0.5, "2": 0.5}
-    assert code.psi == pytest.approx(0.0)
+    assert code.statistic == pytest.approx(0.0)
+    assert code.p_value == pytest.approx(1.0)
 
 
 def test_scikit_learn_can_clone_an_unfitted_copy(reference: pd.DataFrame) -> None:
@@ -249,3 +281,192 @@ def test_scikit_learn_can_clone_an_unfitted_copy(reference: pd.DataFrame) -> Non
     copy = clone(fitted)
     assert copy.get_params() == fitted.get_params()
     assert not hasattr(copy, "reference_")
+
+
+# per-column rules ------------------------------------------------------------------------------
+def test_rules_choose_the_method_and_threshold_per_column(reference: pd.DataFrame) -> None:
+    current = people(3000, seed=2, age_shift=3)  # +0.25 std: a Wasserstein of about 0.25
+    rules = {"age": ColumnRule("wasserstein", 0.3), "color": ColumnRule("psi")}
+    report = DriftDetector(SCHEMA, rules=rules).fit(reference).compare(current)
+    age, income, color = report.feature("age"), report.feature("income"), report.feature("color")
+    assert (age.method, age.threshold, age.drifted) == ("wasserstein", 0.3, False)
+    assert (color.method, color.threshold) == ("psi", 0.2)
+    assert income.method == "wasserstein"  # not named: automatic
+    assert DriftDetector(SCHEMA).fit(reference).compare(current).feature("age").drifted
+
+
+@pytest.mark.parametrize("method", ["psi", "jensenshannon", "tv", "hellinger", "ks", "wasserstein"])
+def test_every_numeric_method_flags_a_large_shift_and_not_a_resample(method: str) -> None:
+    rules = {"age": ColumnRule(method), "income": ColumnRule(method)}  # type: ignore[arg-type]
+    detector = DriftDetector(SCHEMA, rules=rules, columns=["age", "income"])
+    detector.fit(people(3000, seed=1))
+    assert detector.compare(people(2000, seed=2, age_shift=15)).drifted_features == ("age",)
+    assert detector.compare(people(2000, seed=3)).drifted_features == ()
+
+
+@pytest.mark.parametrize("method", ["psi", "jensenshannon", "tv", "hellinger", "chi2"])
+def test_every_categorical_method_flags_a_large_shift_and_not_a_resample(method: str) -> None:
+    rules = {"color": ColumnRule(method)}  # type: ignore[arg-type]
+    detector = DriftDetector(SCHEMA, rules=rules, columns=["color"]).fit(people(3000, seed=1))
+    moved = people(2000, seed=2, colors=(0.2, 0.3, 0.5))
+    assert detector.compare(moved).drifted_features == ("color",)
+    assert detector.compare(people(2000, seed=3)).drifted_features == ()
+
+
+def test_invalid_rules_are_refused_at_fit(reference: pd.DataFrame) -> None:
+    with pytest.raises(InvalidArgumentError, match="not checked") as info:
+        DriftDetector(SCHEMA, rules={"height": ColumnRule("psi")}).fit(reference)
+    assert "age" in str(info.value.hint)
+    with pytest.raises(InvalidArgumentError, match="does not apply"):
+        DriftDetector(SCHEMA, rules={"color": ColumnRule("ks")}).fit(reference)
+    with pytest.raises(InvalidArgumentError, match="not a ColumnRule"):
+        DriftDetector(SCHEMA, rules={"age": "psi"}).fit(reference)  # type: ignore[dict-item]
+    for params in ({"drift_share": 0.0}, {"resamples": 0}, {"random_state": -1}):
+        with pytest.raises(InvalidArgumentError):
+            DriftDetector(SCHEMA, **params).fit(reference)  # type: ignore[arg-type]
+
+
+# the bugs of issue 9 ---------------------------------------------------------------------------
+@pytest.mark.parametrize("side", ["reference", "current"])
+def test_an_infinite_value_is_counted_and_left_out(side: str) -> None:
+    rng = np.random.default_rng(5)
+    clean = pd.DataFrame({"x": rng.normal(0, 1, 400)})
+    gappy = clean.copy()
+    gappy.loc[0, "x"] = np.inf
+    gappy.loc[1, "x"] = -np.inf
+    ref, cur = (gappy, clean) if side == "reference" else (clean, gappy)
+    x = DriftDetector().fit(ref).compare(cur).feature("x")
+    share = x.reference_non_finite_share if side == "reference" else x.current_non_finite_share
+    assert share == pytest.approx(2 / 400)
+    assert (x.reference_rows if side == "reference" else x.current_rows) == 398
+    assert math.isfinite(x.statistic)
+    assert not x.drifted
+    assert all(math.isfinite(e) for e in x.distribution.edges)
+    assert "±inf share" in DriftDetector().fit(ref).compare(cur).to_html()
+
+
+def test_a_column_of_only_infinite_values_is_reported_not_crashed() -> None:
+    ref = pd.DataFrame({"x": np.arange(50.0)})
+    x = DriftDetector().fit(ref).compare(pd.DataFrame({"x": [np.inf] * 10})).feature("x")
+    assert (x.current_rows, x.current_non_finite_share) == (0, 1.0)
+    assert math.isnan(x.statistic)
+    assert not x.drifted
+
+
+def test_integer_column_labels_are_found() -> None:
+    rng = np.random.default_rng(6)
+    ref = pd.DataFrame({0: rng.normal(0, 1, 300), 1: rng.choice(["a", "b"], 300)})
+    cur = pd.DataFrame({0: rng.normal(3, 1, 300), 1: rng.choice(["a", "b"], 300)})
+    report = DriftDetector().fit(ref).compare(cur)
+    assert [f.name for f in report.features] == ["0", "1"]
+    assert report.drifted_features == ("0",)
+    assert DriftDetector(columns=[0]).fit(ref).compare(cur).drifted_features == ("0",)
+    with pytest.raises(InvalidArgumentError, match="several columns"):
+        DriftDetector().fit(pd.DataFrame([[1, 2]], columns=[0, "0"]))
+
+
+@pytest.mark.parametrize("n", [200, 5000])  # tested (KS) and measured (Wasserstein)
+def test_a_constant_reference_column_drifts_when_the_current_moves_off_it(n: int) -> None:
+    ref = pd.DataFrame({"x": [1.0] * n})
+    detector = DriftDetector().fit(ref)
+    moved = detector.compare(pd.DataFrame({"x": [2.0] * n})).feature("x")
+    assert moved.drifted
+    assert moved.method == ("ks" if n <= 1000 else "wasserstein")
+    if moved.method == "wasserstein":
+        assert moved.statistic == pytest.approx(1.0)  # scale |1.0|
+    assert not detector.compare(pd.DataFrame({"x": [1.0] * n})).feature("x").drifted
+    for method in ("psi", "jensenshannon", "hellinger", "tv"):
+        rule = {"x": ColumnRule(method)}  # type: ignore[arg-type]
+        fitted = DriftDetector(rules=rule).fit(ref)
+        assert fitted.compare(pd.DataFrame({"x": [2.0] * n})).feature("x").drifted, method
+        assert not fitted.compare(pd.DataFrame({"x": [1.0] * n})).feature("x").drifted, method
+
+
+def test_a_third_of_a_standard_deviation_at_a_million_rows_is_flagged() -> None:
+    rng = np.random.default_rng(7)
+    n = 1_000_000
+    ref = pd.DataFrame({"x": rng.normal(0, 1, n)})
+    x = DriftDetector().fit(ref).compare(pd.DataFrame({"x": rng.normal(0.3, 1, n)})).feature("x")
+    assert x.method == "wasserstein"
+    assert x.statistic == pytest.approx(0.3, abs=0.01)
+    assert x.noise_floor < 0.01
+    assert x.drifted
+
+
+def test_a_doubled_mean_is_flagged() -> None:
+    # the issue: a column whose mean doubled had a PSI of only 0.07-0.09
+    rng = np.random.default_rng(8)
+    ref = pd.DataFrame({"x": rng.gamma(2.0, 50.0, 20_000)})
+    cur = pd.DataFrame({"x": rng.gamma(2.0, 50.0, 5_000) + 100.0})
+    assert DriftDetector().fit(ref).compare(cur).feature("x").drifted
+
+
+# fitted from stored summaries ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Numeric:
+    values: np.ndarray
+    n: int
+    missing: int
+    nonfinite: int
+    std: float
+
+
+@dataclass(frozen=True)
+class _Categorical:
+    counts: dict[str, int]
+    missing: int
+
+
+def _summaries(frame: pd.DataFrame, points: int | None = None) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in ("age", "income"):
+        x = np.sort(frame[name].to_numpy(dtype=float))
+        kept = x if points is None else x[((np.arange(points) + 0.5) * len(x) / points).astype(int)]
+        out[name] = _Numeric(kept, len(x), 0, 0, float(x.std()))
+    out["color"] = _Categorical(frame["color"].value_counts().to_dict(), 0)
+    return out
+
+
+@pytest.mark.parametrize("n_current", [400, 3000])
+def test_from_a_full_profile_the_detector_equals_fit(
+    reference: pd.DataFrame, n_current: int
+) -> None:
+    current = people(n_current, seed=9, age_shift=4)
+    fitted = DriftDetector(SCHEMA).fit(reference).compare(current)
+    profiled = DriftDetector.from_profile(_summaries(reference), len(reference)).compare(current)
+    for a, b in zip(fitted.features, profiled.features, strict=True):
+        assert (a.name, a.method, a.drifted) == (b.name, b.method, b.drifted)
+        assert a.statistic == pytest.approx(b.statistic, rel=1e-9)
+        assert a.p_value == pytest.approx(b.p_value, rel=1e-9, nan_ok=True)
+        assert a.noise_floor == pytest.approx(b.noise_floor, rel=1e-9, nan_ok=True)
+    assert profiled.reference_rows == len(reference)
+
+
+def test_from_a_sketch_sizes_stay_true_and_statistics_stay_close() -> None:
+    big = people(60_000, seed=1)
+    current = people(800, seed=2, age_shift=1)
+    exact = DriftDetector(SCHEMA).fit(big).compare(current).feature("income")
+    detector = DriftDetector.from_profile(_summaries(big, points=2000), len(big))
+    sketched = detector.compare(current).feature("income")
+    assert sketched.reference_rows == 60_000  # the true size, not the sketch's
+    assert sketched.statistic == pytest.approx(exact.statistic, abs=1e-3)
+    assert sketched.p_value == pytest.approx(exact.p_value, rel=0.05)
+    rules = {"income": ColumnRule("wasserstein")}
+    w = DriftDetector.from_profile(_summaries(big, points=2000), len(big), rules=rules)
+    w_exact = DriftDetector(SCHEMA, rules=rules).fit(big).compare(current).feature("income")
+    assert w.compare(current).feature("income").statistic == pytest.approx(
+        w_exact.statistic, rel=0.05
+    )
+
+
+def test_from_profile_checks_its_input() -> None:
+    with pytest.raises(InvalidArgumentError, match="no columns"):
+        DriftDetector.from_profile({}, 0)
+    with pytest.raises(TypeError, match="not a column profile"):
+        DriftDetector.from_profile({"x": [1, 2, 3]}, 3)  # type: ignore[dict-item]
+    with pytest.raises(InvalidArgumentError, match="does not apply"):
+        DriftDetector.from_profile(
+            {"c": _Categorical({"a": 1}, 0)}, 1, rules={"c": ColumnRule("ks")}
+        )
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        DriftDetector.from_profile({"c": _Categorical({"a": 1}, 0)}, 1, alpha=0)

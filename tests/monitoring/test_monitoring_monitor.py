@@ -7,7 +7,7 @@ from monitoring_support import SIGNATURE, T_NEW, T_OLD, log_predictions, people,
 from closedloop import tracking
 from closedloop.core import Prediction
 from closedloop.errors import InvalidArgumentError, NotFoundError
-from closedloop.monitoring import monitor_drift, predictions_frame
+from closedloop.monitoring import ColumnRule, monitor_drift, predictions_frame
 from closedloop.workspace import Workspace
 
 
@@ -42,10 +42,16 @@ def test_monitor_drift_flags_records_a_run_and_stores_the_report(
     assert run.tags["drifted_features"] == "age,color"
     metrics = run.metric_values()
     assert metrics["drift.share"] == pytest.approx(2 / 3)
+    assert metrics["drift.dataset"] == 1.0
+    assert run.tags["dataset_drifted"] == "true"
+    # 1,500 rows: distances (Wasserstein, Jensen-Shannon), which have no p-value
+    assert {f.method for f in result.report.features} == {"wasserstein", "jensenshannon"}
     for f in result.report.features:
-        assert metrics[f"drift.psi.{f.name}"] == pytest.approx(f.psi)
-        assert metrics[f"drift.p_value.{f.name}"] == pytest.approx(f.p_value)
+        assert metrics[f"drift.statistic.{f.name}"] == pytest.approx(f.statistic)
+        assert f"drift.p_value.{f.name}" not in metrics
     assert run.params["alpha"] == "0.05"
+    assert run.params["drift_share"] == "0.5"
+    assert "rules" not in run.params
     assert run.params["since"] == str(T_NEW)
     assert [(i.kind, i.ref) for i in run.inputs] == [("model", "m/1")]
 
@@ -56,6 +62,23 @@ def test_monitor_drift_flags_records_a_run_and_stores_the_report(
     events = ws.metadata.list_audit_events(action="monitor.drift")
     assert [(e.resource, e.outcome) for e in events] == [("model:m@latest", "ok")]
     assert events[0].detail["run_id"] == result.run_id
+
+
+def test_rules_and_drift_share_are_applied_and_recorded(
+    logged: tuple[Workspace, pd.DataFrame],
+) -> None:
+    ws, reference = logged
+    rules = {"age": ColumnRule("ks", 0.01), "color": ColumnRule("psi", 0.3)}
+    result = monitor_drift(ws, "m/1", reference, since=T_NEW, rules=rules, drift_share=0.9)
+    age, color = result.report.feature("age"), result.report.feature("color")
+    assert (age.method, age.threshold) == ("ks", 0.01)
+    assert (color.method, color.threshold) == ("psi", 0.3)
+    assert not result.report.dataset_drifted  # 2 of 3 < 0.9
+    run = tracking.get_run(ws, result.run_id)
+    assert run.params["rules"] == "age=ks:0.01,color=psi:0.3"
+    assert run.params["drift_share"] == "0.9"
+    assert run.tags["dataset_drifted"] == "false"
+    assert run.metric_values()["drift.p_value.age"] == pytest.approx(age.p_value)
 
 
 def test_the_window_selects_the_predictions(logged: tuple[Workspace, pd.DataFrame]) -> None:

@@ -17,6 +17,7 @@ from closedloop.cli import (
     _feedback,
     _models,
     _monitor,
+    _monitoring,  # noqa: F401  (registers monitor run|profile|windows|report|alerts)
     _onnx,
     _runs,
     _serve,

@@ -43,10 +43,29 @@ def drift(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the HTML report to this file.")
     ] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level of the tests.")] = 0.05,
-    psi_threshold: Annotated[
-        float, typer.Option("--psi-threshold", min=0.0, help="Smallest PSI that counts.")
-    ] = 0.1,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            help="Significance level of the tests (KS, chi-square), and false-positive rate "
+            "of the distances' noise floor."
+        ),
+    ] = 0.05,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rule",
+            help="A feature's own method: COLUMN=METHOD[:THRESHOLD], repeatable; methods: "
+            "ks, chi2 (tests: THRESHOLD is the p-value level), psi, jensenshannon, "
+            "wasserstein, tv, hellinger (distances), auto. E.g. --rule age=psi:0.25.",
+        ),
+    ] = None,
+    drift_share: Annotated[
+        float,
+        typer.Option(
+            "--drift-share",
+            help="Share of drifted features at which the dataset counts as drifted.",
+        ),
+    ] = 0.5,
     experiment: Annotated[
         str, typer.Option("--experiment", "-e", help="Experiment of the recorded run.")
     ] = "monitoring",
@@ -56,11 +75,18 @@ def drift(
 
     Without --reference the reference is the dataset version the model was trained on.
 
-    A feature drifts when its test (KS for numbers, chi-square for categories) has p-value
-    below --alpha and its population stability index is at least --psi-threshold. The
-    check is recorded as a run with the HTML report as artifact drift_report.html.
+    Each feature is judged by the automatic rule unless --rule names another: on windows
+    of up to 1,000 values a test (Kolmogorov-Smirnov for numbers, chi-square for
+    categories) flags drift when its p-value is below --alpha; on larger windows a distance
+    (normed Wasserstein for numbers, Jensen-Shannon for categories) flags drift when it is
+    at least 0.1 and above its small-sample noise floor. The dataset drifted when at least
+    --drift-share of the features did. The check is recorded as a run with the HTML report
+    as artifact drift_report.html.
     """
-    from closedloop.monitoring import monitor_drift  # pandas and scipy: for this command only
+    # pandas and scipy: for this command only
+    from closedloop.monitoring import monitor_drift, parse_rule
+
+    rules = dict(parse_rule(text) for text in rule or ())
 
     ws = state(ctx).client().workspace
     window = (parse_time(since, "--since"), parse_time(until, "--until"))
@@ -71,7 +97,8 @@ def drift(
         since=window[0],
         until=window[1],
         alpha=alpha,
-        psi_threshold=psi_threshold,
+        rules=rules or None,
+        drift_share=drift_share,
         experiment=experiment,
     )
     if output is not None:

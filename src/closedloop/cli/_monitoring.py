@@ -278,7 +278,10 @@ def windows(
     from closedloop.monitoring import list_windows, merge_windows
 
     ws = state(ctx).client().workspace
-    span = {"since": parse_time(since, "--since"), "until": parse_time(until, "--until")}
+    span: dict[str, Any] = {
+        "since": parse_time(since, "--since"),
+        "until": parse_time(until, "--until"),
+    }
     if merge:
         if monitor is None:
             raise typer.BadParameter("--merge needs --window SPEC", param_hint="--window")
@@ -300,8 +303,8 @@ def windows(
             f"merged: {merged.n_rows} rows, {doc['start']} to {doc['end']}",
             header_style="bold",
         )
-        for col in ("column", "method", "statistic", "missing"):
-            table.add_column(col)
+        for header in ("column", "method", "statistic", "missing"):
+            table.add_column(header)
         for name, col in merged.columns.items():
             table.add_row(
                 name, col["method"], _num(col["statistic"]), _num(col["missing_share"], ".1%")
@@ -387,7 +390,11 @@ def alerts(
 
     ws = state(ctx).client().workspace
     if ack is not None or resolve is not None:
-        changed = acknowledge_alert(ws, ack) if ack is not None else resolve_alert(ws, resolve)  # type: ignore[arg-type]
+        if ack is not None:
+            changed = acknowledge_alert(ws, ack)
+        else:
+            assert resolve is not None
+            changed = resolve_alert(ws, resolve)
         console.print(line(f"alert {changed.id}: {changed.status}"))
         return
     if alert_id is not None:

@@ -1,22 +1,17 @@
 """``DriftDetector``: fit on reference data, compare current data, get a ``DriftReport``.
 
-The drift rule
---------------
-A feature is **drifted when its test's p-value is below ``alpha`` and its PSI is at least
-``psi_threshold``**. A test alone measures evidence, not size: with tens of thousands of
-rows the KS and chi-square tests call differences significant that no one would act on (a
-mean moved by a twentieth of a standard deviation). The population stability index is an
-effect size that does not grow with the sample, so requiring both keeps a flag meaningful
-on large windows, while the test keeps a small, noisy window from being flagged on PSI
-alone. Evidently makes the same trade-off by switching from tests to distance measures on
-large samples.
+Each column is judged by its :class:`~closedloop.monitoring._rules.ColumnRule`, by default
+the automatic rule of :mod:`closedloop.monitoring._rules`: a test (KS, chi-square) on
+windows of up to 1,000 values, a distance (normed Wasserstein, Jensen-Shannon) on larger
+ones, and every distance also above its small-sample noise floor. The dataset drifted when
+at least ``drift_share`` of the columns did.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import zlib
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,42 +19,58 @@ import pandas as pd
 
 from closedloop.core import LogicalType, TableSchema
 from closedloop.errors import InvalidArgumentError, NotFittedError
+from closedloop.monitoring._distances import (
+    hellinger,
+    hellinger_rows,
+    jensenshannon_categorical,
+    jensenshannon_rows,
+    numeric_shares,
+    total_variation,
+    total_variation_rows,
+    wasserstein_norm_sorted,
+)
 from closedloop.monitoring._profile import (
+    CategoricalProfile,
+    FittedColumn,
+    NumericProfile,
+    categorical_column,
     categorical_distribution,
     category_counts,
+    column_from_profile,
+    numeric_column,
     numeric_distribution,
     numeric_summary,
     top_shares,
 )
-from closedloop.monitoring._report import DriftReport, FeatureDrift, FeatureKind
+from closedloop.monitoring._report import DriftReport, FeatureDrift
+from closedloop.monitoring._rules import (
+    DEFAULT_ALPHA,
+    DEFAULT_DRIFT_SHARE,
+    ColumnRule,
+    FeatureKind,
+    NullModel,
+    ResolvedRule,
+    check_alpha,
+    check_drift_share,
+    effective_size,
+    noise_floor,
+    null_model_categorical,
+    null_model_numeric,
+    resolve_rule,
+)
 from closedloop.monitoring._stats import (
     FloatArray,
     bin_proportions,
     chi2_test,
-    clean_numeric,
-    ks_test,
+    ks_test_sorted,
+    numeric_sample,
     psi_categorical,
-    psi_edges,
     psi_from_proportions,
 )
 
 __all__ = ["DriftDetector"]
 
-
-@dataclass(frozen=True, slots=True)
-class _Reference:
-    """What ``fit`` keeps of one reference column."""
-
-    kind: FeatureKind
-    values: FloatArray  # numeric: the non-missing values, sorted (empty for categorical)
-    counts: dict[str, int]  # categorical: count per category (empty for numeric)
-    edges: FloatArray  # numeric: inner PSI bin edges
-    proportions: FloatArray  # numeric: reference share per PSI bin
-    missing_share: float
-
-    @property
-    def n(self) -> int:
-        return len(self.values) if self.kind == "numeric" else sum(self.counts.values())
+_NAN = math.nan
 
 
 class DriftDetector:
@@ -68,26 +79,34 @@ class DriftDetector:
     Follows scikit-learn conventions: ``__init__`` only stores its arguments, ``fit``
     learns the reference (attributes ending in ``_``) and returns ``self``, ``compare``
     compares a current frame with it (not ``score``: in scikit-learn that returns one
-    number of goodness of fit). Numeric columns (schema types ``integer`` and
-    ``float``) get a two-sample KS test and a quantile-binned PSI; all other columns are
-    categorical and get a chi-square test and a PSI over category shares. Datetime columns
-    are left out by default: time always moves, so they would always drift. The drift rule
-    is explained in the module docstring.
+    number of goodness of fit). Numeric columns are schema types ``integer`` and ``float``;
+    all other columns are categorical. Datetime columns are left out by default: time
+    always moves, so they would always drift. The rule is explained in
+    :mod:`closedloop.monitoring._rules`; +-inf values are counted (``non_finite_share``)
+    and left out of the statistics.
 
     Args:
         schema: The table schema that says which columns are numeric (e.g. a model
             version's signature). Without one, kinds are inferred from the reference dtypes.
-        alpha: Significance level of the tests, in (0, 1).
-        psi_threshold: Smallest PSI that counts as a meaningful shift (0.1 is the customary
-            "moderate shift" bound; 0.25 "major").
+        rules: A :class:`ColumnRule` per column name; columns not named use the automatic
+            rule.
+        alpha: Level of the tests (unless a rule sets one) and false-positive rate of the
+            distances' noise floor, in (0, 1).
+        drift_share: Share of drifted columns at which the dataset counts as drifted, in
+            (0, 1].
         bins: Quantile bins of numeric PSI (fewer when the reference has ties).
         columns: Columns to check; default the schema's (else the reference's) columns,
-            datetimes excluded.
+            datetimes excluded. Non-text labels (e.g. ``0``) are matched by their text.
+        resamples: Multinomial resamples behind each noise floor; default 1,000, fewer
+            (down to 200) on wide columns.
+        random_state: Seed of the noise floor's resamples (reports are reproducible).
 
     Attributes:
-        columns_: The columns checked, in order.
+        columns_: The columns checked, in order (as text).
         kinds_: ``numeric`` or ``categorical`` per column.
         n_reference_rows_: Rows of the reference frame.
+        noise_floors_: The noise floors computed so far, by (column, method, window size);
+            filled by ``compare``.
 
     Example:
         >>> detector = DriftDetector(version.signature).fit(train_df)  # doctest: +SKIP
@@ -98,31 +117,38 @@ class DriftDetector:
         self,
         schema: TableSchema | None = None,
         *,
-        alpha: float = 0.05,
-        psi_threshold: float = 0.1,
+        rules: Mapping[str, ColumnRule] | None = None,
+        alpha: float = DEFAULT_ALPHA,
+        drift_share: float = DEFAULT_DRIFT_SHARE,
         bins: int = 10,
-        columns: Sequence[str] | None = None,
+        columns: Sequence[Hashable] | None = None,
+        resamples: int | None = None,
+        random_state: int = 0,
     ) -> None:
         self.schema = schema
+        self.rules = rules
         self.alpha = alpha
-        self.psi_threshold = psi_threshold
+        self.drift_share = drift_share
         self.bins = bins
         self.columns = columns
+        self.resamples = resamples
+        self.random_state = random_state
 
     def __repr__(self) -> str:
-        return (
-            f"DriftDetector(alpha={self.alpha!r}, psi_threshold={self.psi_threshold!r}, "
-            f"bins={self.bins!r}, columns={self.columns!r})"
-        )
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "schema")
+        return f"DriftDetector({shown})"
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments (scikit-learn's contract; ``deep`` is accepted)."""
         return {
             "schema": self.schema,
+            "rules": self.rules,
             "alpha": self.alpha,
-            "psi_threshold": self.psi_threshold,
+            "drift_share": self.drift_share,
             "bins": self.bins,
             "columns": self.columns,
+            "resamples": self.resamples,
+            "random_state": self.random_state,
         }
 
     def set_params(self, **params: Any) -> DriftDetector:
@@ -152,7 +178,7 @@ class DriftDetector:
             ``self``.
 
         Raises:
-            InvalidArgumentError: A parameter is out of range, the frame is empty, or a
+            InvalidArgumentError: A parameter or rule is invalid, the frame is empty, or a
                 column to check is missing from it (or from the schema).
         """
         self._check_params()
@@ -161,32 +187,54 @@ class DriftDetector:
         if len(reference) == 0:
             raise InvalidArgumentError("the reference data has no rows")
         columns = self._resolve_columns(reference)
-        _require_columns(reference, columns, "reference")
-        kinds = {name: self._kind(name, reference[name]) for name in columns}
-        refs = {name: self._reference(reference[name], kinds[name]) for name in columns}
+        labels = _column_labels(reference, columns, "reference")
+        kinds = {name: self._kind(name, reference[labels[name]]) for name in columns}
+        rules = self._column_rules(columns, kinds)
+        refs = {name: self._reference(reference, labels[name], kinds[name]) for name in columns}
         self.columns_ = tuple(columns)
         self.kinds_ = kinds
+        self.rules_ = rules
         self.reference_ = refs
         self.n_reference_rows_ = len(reference)
+        self.noise_floors_: dict[tuple[str, str, int], float] = {}
         return self
 
     def _check_params(self) -> None:
-        if not (isinstance(self.alpha, float | int) and 0 < self.alpha < 1):
-            raise InvalidArgumentError(f"alpha must be between 0 and 1, got {self.alpha!r}")
-        if not (
-            isinstance(self.psi_threshold, float | int)
-            and math.isfinite(self.psi_threshold)
-            and self.psi_threshold >= 0
-        ):
+        check_alpha(self.alpha)
+        check_drift_share(self.drift_share)
+        for name in ("bins", "resamples"):
+            value = getattr(self, name)
+            if name == "resamples" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+        seed = self.random_state
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InvalidArgumentError(f"random_state must be a non-negative integer, got {seed!r}")
+
+    def _column_rules(
+        self, columns: Sequence[str], kinds: Mapping[str, FeatureKind]
+    ) -> dict[str, ColumnRule]:
+        given = dict(self.rules or {})
+        by_text = {str(k): v for k, v in given.items()}
+        unknown = sorted(set(by_text) - set(columns))
+        if unknown:
             raise InvalidArgumentError(
-                f"psi_threshold must be a non-negative number, got {self.psi_threshold!r}"
+                f"rules name column(s) that are not checked: {unknown}",
+                hint=f"checked columns: {list(columns)}",
             )
-        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
-            raise InvalidArgumentError(f"bins must be a positive integer, got {self.bins!r}")
+        for name, rule in by_text.items():
+            if not isinstance(rule, ColumnRule):
+                raise InvalidArgumentError(
+                    f"the rule of column {name!r} is a {type(rule).__name__}, not a ColumnRule",
+                    hint=f"rules={{{name!r}: ColumnRule('psi')}}",
+                )
+            resolve_rule(kinds[name], 0, rule, alpha=self.alpha, column=name)  # kind check
+        return {name: by_text.get(name, ColumnRule()) for name in columns}
 
     def _resolve_columns(self, reference: pd.DataFrame) -> list[str]:
         if self.columns is not None:
-            columns = list(self.columns)
+            columns = [str(c) for c in self.columns]
             if self.schema is not None:
                 unknown = [c for c in columns if c not in self.schema]
                 if unknown:
@@ -227,18 +275,86 @@ class DriftDetector:
             return "categorical"
         return "numeric"
 
-    def _reference(self, values: pd.Series[Any], kind: FeatureKind) -> _Reference:
-        empty = np.empty(0, dtype=np.float64)
+    def _reference(self, frame: pd.DataFrame, label: Hashable, kind: FeatureKind) -> FittedColumn:
+        values = frame[label]
         if kind == "categorical":
             counts = category_counts(values)
-            missing = 1 - sum(counts.values()) / len(values)
-            return _Reference(kind, empty, counts, empty, empty, missing)
-        clean = np.sort(clean_numeric(values))
-        missing = 1 - len(clean) / len(values)
-        if len(clean) == 0:
-            return _Reference(kind, clean, {}, empty, empty, missing)
-        edges = psi_edges(clean, bins=self.bins)
-        return _Reference(kind, clean, {}, edges, bin_proportions(clean, edges), missing)
+            return categorical_column(label, counts, len(values) - sum(counts.values()))
+        sample = numeric_sample(values)
+        return numeric_column(
+            label,
+            np.sort(sample.values),
+            missing=sample.n_missing / len(values),
+            non_finite=sample.n_non_finite / len(values),
+            bins=self.bins,
+        )
+
+    @classmethod
+    def from_profile(
+        cls,
+        columns: Mapping[str, NumericProfile | CategoricalProfile],
+        n_rows: int,
+        *,
+        rules: Mapping[str, ColumnRule] | None = None,
+        alpha: float = DEFAULT_ALPHA,
+        drift_share: float = DEFAULT_DRIFT_SHARE,
+        bins: int = 10,
+        resamples: int | None = None,
+        random_state: int = 0,
+    ) -> DriftDetector:
+        """A detector fitted from stored column summaries instead of reference rows.
+
+        With every finite value kept (``len(values) == n``), the detector equals
+        ``fit`` on the data. With a sketch, statistics are computed on the sketch (whose
+        ECDF is within ``1 / len(values)`` of the data's) while sizes are the true ones:
+        the KS p-value uses ``n`` (asymptotically, see ``ks_test_sorted``), the noise floor
+        resamples at the effective size of ``n``, and the Wasserstein scale is the stored
+        standard deviation.
+
+        Args:
+            columns: Per column name, a :class:`NumericProfile` or
+                :class:`CategoricalProfile` (e.g. a monitoring reference profile's columns).
+            n_rows: Rows of the reference the summaries describe.
+            rules: As in the constructor.
+            alpha: As in the constructor.
+            drift_share: As in the constructor.
+            bins: As in the constructor.
+            resamples: As in the constructor.
+            random_state: As in the constructor.
+
+        Returns:
+            A fitted detector.
+
+        Raises:
+            InvalidArgumentError: No columns, or a parameter or rule is invalid.
+            TypeError: A summary is neither kind.
+        """
+        names = [str(name) for name in columns]
+        detector = cls(
+            rules=rules,
+            alpha=alpha,
+            drift_share=drift_share,
+            bins=bins,
+            columns=names,
+            resamples=resamples,
+            random_state=random_state,
+        )
+        detector._check_params()
+        if not names:
+            raise InvalidArgumentError(
+                "no columns to check for drift", hint="give at least one column summary"
+            )
+        refs: dict[str, FittedColumn] = {}
+        for name, summary in zip(names, columns.values(), strict=True):
+            refs[name] = column_from_profile(name, summary, detector.bins)
+        kinds = {name: ref.kind for name, ref in refs.items()}
+        detector.columns_ = tuple(names)
+        detector.kinds_ = kinds
+        detector.rules_ = detector._column_rules(names, kinds)
+        detector.reference_ = refs
+        detector.n_reference_rows_ = int(n_rows)
+        detector.noise_floors_ = {}
+        return detector
 
     # comparing ---------------------------------------------------------------------------------
     def compare(self, current: pd.DataFrame) -> DriftReport:
@@ -248,7 +364,8 @@ class DriftDetector:
             current: The data to check (e.g. the inputs of recent predictions).
 
         Returns:
-            The report; ``drifted_features`` names the columns that drifted.
+            The report; ``drifted_features`` names the columns that drifted and
+            ``dataset_drifted`` says whether the dataset did.
 
         Raises:
             InvalidArgumentError: ``fit`` was not called, ``current`` has no rows, or it
@@ -263,78 +380,150 @@ class DriftDetector:
             raise TypeError(f"current must be a pandas DataFrame, not {type(current)}")
         if len(current) == 0:
             raise InvalidArgumentError("the current data has no rows")
-        _require_columns(current, self.columns_, "current")
+        labels = _column_labels(current, self.columns_, "current")
         features = tuple(
-            self._compare_numeric(name, self.reference_[name], current[name])
+            self._compare_numeric(name, self.reference_[name], current[labels[name]])
             if self.kinds_[name] == "numeric"
-            else self._compare_categorical(name, self.reference_[name], current[name])
+            else self._compare_categorical(name, self.reference_[name], current[labels[name]])
             for name in self.columns_
         )
         return DriftReport(
             features=features,
             alpha=float(self.alpha),
-            psi_threshold=float(self.psi_threshold),
+            drift_share=float(self.drift_share),
             reference_rows=self.n_reference_rows_,
             current_rows=len(current),
         )
 
-    def _is_drifted(self, p_value: float, psi: float) -> bool:
-        return bool(p_value < self.alpha and psi >= self.psi_threshold)
-
-    def _compare_numeric(self, name: str, ref: _Reference, values: pd.Series[Any]) -> FeatureDrift:
-        cur = clean_numeric(values)
-        statistic = p_value = psi = math.nan
+    def _compare_numeric(
+        self, name: str, ref: FittedColumn, values: pd.Series[Any]
+    ) -> FeatureDrift:
+        sample = numeric_sample(values)
+        cur = np.sort(sample.values)
+        rule = resolve_rule("numeric", len(cur), self.rules_[name], alpha=self.alpha, column=name)
+        statistic = p_value = floor = _NAN
         if ref.n and len(cur):
-            statistic, p_value = ks_test(ref.values, cur)
-            psi = psi_from_proportions(ref.proportions, bin_proportions(cur, ref.edges))
+            statistic, p_value = self._numeric_statistic(ref, cur, rule)
+            floor = self._floor(name, ref, len(cur), rule)
         return FeatureDrift(
             name=name,
             kind="numeric",
-            test="ks",
+            method=rule.method,
             statistic=statistic,
             p_value=p_value,
-            psi=psi,
-            drifted=self._is_drifted(p_value, psi),
+            threshold=rule.threshold,
+            noise_floor=floor,
+            drifted=rule.is_drifted(statistic, p_value, floor),
             reference_rows=ref.n,
             current_rows=len(cur),
             reference_missing_share=ref.missing_share,
-            current_missing_share=1 - len(cur) / len(values),
-            reference_summary=numeric_summary(ref.values),
+            current_missing_share=sample.n_missing / len(values),
+            reference_non_finite_share=ref.non_finite_share,
+            current_non_finite_share=sample.n_non_finite / len(values),
+            reference_summary=ref.summary,
             current_summary=numeric_summary(cur),
             distribution=numeric_distribution(ref.values, cur),
         )
 
+    @staticmethod
+    def _numeric_statistic(
+        ref: FittedColumn, cur: FloatArray, rule: ResolvedRule
+    ) -> tuple[float, float]:
+        method = rule.method
+        if method == "ks":  # n_reference: the true size when values are a sketch
+            return ks_test_sorted(ref.values, cur, n_reference=ref.n)
+        if method == "wasserstein":
+            return wasserstein_norm_sorted(ref.values, cur, scale=ref.scale), _NAN
+        if method == "psi":
+            return psi_from_proportions(ref.proportions, bin_proportions(cur, ref.edges)), _NAN
+        ref_shares, cur_shares = numeric_shares(ref.values, cur)
+        rows = {"jensenshannon": jensenshannon_rows, "tv": total_variation_rows}
+        distance = rows.get(method, hellinger_rows)
+        return float(distance(ref_shares, cur_shares)), _NAN
+
     def _compare_categorical(
-        self, name: str, ref: _Reference, values: pd.Series[Any]
+        self, name: str, ref: FittedColumn, values: pd.Series[Any]
     ) -> FeatureDrift:
         cur = category_counts(values)
         n_cur = sum(cur.values())
-        statistic = p_value = psi = math.nan
+        rule = resolve_rule("categorical", n_cur, self.rules_[name], alpha=self.alpha, column=name)
+        statistic = p_value = floor = _NAN
         if ref.n and n_cur:
-            statistic, p_value = chi2_test(ref.counts, cur)
-            psi = psi_categorical(ref.counts, cur)
+            if rule.method == "chi2":
+                statistic, p_value = chi2_test(ref.counts, cur)
+            else:
+                distance = {
+                    "psi": psi_categorical,
+                    "jensenshannon": jensenshannon_categorical,
+                    "tv": total_variation,
+                }.get(rule.method, hellinger)
+                statistic = distance(ref.counts, cur)
+            floor = self._floor(name, ref, n_cur, rule)
         return FeatureDrift(
             name=name,
             kind="categorical",
-            test="chi2",
+            method=rule.method,
             statistic=statistic,
             p_value=p_value,
-            psi=psi,
-            drifted=self._is_drifted(p_value, psi),
+            threshold=rule.threshold,
+            noise_floor=floor,
+            drifted=rule.is_drifted(statistic, p_value, floor),
             reference_rows=ref.n,
             current_rows=n_cur,
             reference_missing_share=ref.missing_share,
             current_missing_share=1 - n_cur / len(values),
-            reference_summary=top_shares(ref.counts),
+            reference_summary=ref.summary,
             current_summary=top_shares(cur),
             distribution=categorical_distribution(ref.counts, cur),
         )
 
+    def _floor(self, name: str, ref: FittedColumn, n_current: int, rule: ResolvedRule) -> float:
+        """The noise floor of a distance on ``n_current`` values (cached); NaN for a test."""
+        if rule.is_test or not rule.noise_floor:
+            return _NAN
+        key = (name, rule.method, n_current)
+        cached = self.noise_floors_.get(key)
+        if cached is not None:
+            return cached
+        null: NullModel
+        if ref.kind == "categorical":
+            null = null_model_categorical(rule.method, list(ref.counts.values()))
+        else:
+            null = null_model_numeric(
+                rule.method, ref.values, n_current=n_current, psi_edges=ref.edges, scale=ref.scale
+            )
+        # one seed per (column, method, size): a floor does not depend on the compare order
+        tag = zlib.crc32(f"{name}\0{rule.method}".encode())
+        floor = noise_floor(
+            null,
+            effective_size(ref.n, n_current),
+            alpha=self.alpha,
+            resamples=self.resamples,
+            seed=[self.random_state, n_current, tag],
+        )
+        self.noise_floors_[key] = floor
+        return floor
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], label: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+
+def _column_labels(frame: pd.DataFrame, columns: Sequence[str], label: str) -> dict[str, Hashable]:
+    """The frame's label of each column name (``0`` for ``"0"``).
+
+    Raises:
+        InvalidArgumentError: A column is missing, or two labels read as the same text.
+    """
+    by_text: dict[str, list[Hashable]] = {}
+    for c in frame.columns:
+        by_text.setdefault(str(c), []).append(c)
+    missing = [c for c in columns if c not in by_text]
     if missing:
         raise InvalidArgumentError(
             f"the {label} data lacks column(s) {missing}",
-            hint=f"it has: {[str(c) for c in frame.columns]}",
+            hint=f"it has: {list(by_text)}",
         )
+    ambiguous = [c for c in columns if len(by_text[c]) > 1]
+    if ambiguous:
+        raise InvalidArgumentError(
+            f"the {label} data has several columns named {ambiguous} (as text)",
+            hint="give every column a distinct name",
+        )
+    return {c: by_text[c][0] for c in columns}

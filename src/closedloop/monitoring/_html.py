@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from closedloop.monitoring._rules import METHOD_NAMES
+
 if TYPE_CHECKING:
     from closedloop.monitoring._report import DriftReport, FeatureDrift
 
-__all__ = ["fmt_float", "render_html"]
+__all__ = ["fmt_float", "fmt_p", "render_html"]
 
 _TEMPLATE = "drift_report.html.j2"
 _REFERENCE_COLOR = "#1f77b4"
@@ -48,9 +50,8 @@ def render_html(report: DriftReport, title: str) -> str:
         {"feature": f, "figure": fig, "summary": _summary_rows(f)}
         for f, fig in zip(report.features, figures, strict=True)
     ]
-    return (
-        _environment().get_template(_TEMPLATE).render(title=title, report=report, sections=sections)
-    )
+    template = _environment().get_template(_TEMPLATE)
+    return template.render(title=title, report=report, sections=sections, method_names=METHOD_NAMES)
 
 
 @functools.cache
@@ -78,6 +79,14 @@ def _summary_rows(feature: FeatureDrift) -> list[tuple[str, str, str]]:
             f"{feature.current_missing_share:.1%}",
         ),
     ]
+    if feature.reference_non_finite_share or feature.current_non_finite_share:
+        rows.append(
+            (
+                "±inf share (left out)",
+                f"{feature.reference_non_finite_share:.1%}",
+                f"{feature.current_non_finite_share:.1%}",
+            )
+        )
     keys = list(dict.fromkeys([*feature.reference_summary, *feature.current_summary]))
     for key in keys:
         ref, cur = feature.reference_summary.get(key), feature.current_summary.get(key)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,6 +20,7 @@ from closedloop.data import load
 from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring._drift import DriftDetector
 from closedloop.monitoring._report import DriftReport
+from closedloop.monitoring._rules import DEFAULT_ALPHA, DEFAULT_DRIFT_SHARE, ColumnRule
 from closedloop.predictions import read_predictions
 from closedloop.tracking import start_run
 from closedloop.workspace import Actions, Workspace
@@ -54,8 +56,9 @@ def monitor_drift(
     *,
     since: int | None = None,
     until: int | None = None,
-    alpha: float = 0.05,
-    psi_threshold: float = 0.1,
+    alpha: float = DEFAULT_ALPHA,
+    rules: Mapping[str, ColumnRule] | None = None,
+    drift_share: float = DEFAULT_DRIFT_SHARE,
     bins: int = 10,
     experiment: str = "monitoring",
 ) -> MonitorResult:
@@ -64,11 +67,13 @@ def monitor_drift(
     The model version's signature says which columns to check and which are numeric. The
     current data are the inputs of the rows logged for that version in ``[since, until)``
     (answered or shadow-scored; read with :func:`~closedloop.predictions.read_predictions`);
-    values are read as the signature's types (unreadable numbers count as missing). The
-    result is recorded as a run in ``experiment``: metrics ``drift.share``,
-    ``drift.psi.<feature>`` and ``drift.p_value.<feature>``, tags ``model_version``,
-    ``kind=drift`` and ``drifted_features`` (comma-separated), and the HTML page as
-    artifact ``drift_report.html``.
+    values are read as the signature's types (unreadable numbers count as missing). Each
+    feature is judged by its rule (default: the automatic rule of ``DriftDetector``, a test
+    up to 1,000 values and a distance beyond). The result is recorded as a run in
+    ``experiment``: metrics ``drift.share``, ``drift.dataset`` (1 when the dataset drifted),
+    ``drift.statistic.<feature>`` and, for tests, ``drift.p_value.<feature>``; tags
+    ``model_version``, ``kind=drift``, ``drifted_features`` (comma-separated) and
+    ``dataset_drifted``; and the HTML page as artifact ``drift_report.html``.
 
     Args:
         ws: The workspace.
@@ -79,9 +84,11 @@ def monitor_drift(
             (``ModelVersion.dataset_version_id``), restricted to the signature's columns.
         since: Start of the window, epoch milliseconds (inclusive); default: the first log.
         until: End of the window, epoch milliseconds (exclusive); default: now.
-        alpha: Significance level of the tests.
-        psi_threshold: Smallest PSI that counts as drift (see ``DriftDetector``).
-        bins: Quantile bins of numeric PSI.
+        alpha: Significance level of the tests, and false-positive rate of the distances'
+            noise floor.
+        rules: A ``ColumnRule`` per feature that should not use the automatic rule.
+        drift_share: Share of drifted features at which the dataset counts as drifted.
+        bins: Quantile bins of numeric PSI (for features whose rule is ``psi``).
         experiment: Experiment of the recorded run.
 
     Returns:
@@ -109,7 +116,7 @@ def monitor_drift(
                 "predictions are logged per input row",
             )
         detector = DriftDetector(
-            version.signature, alpha=alpha, psi_threshold=psi_threshold, bins=bins
+            version.signature, rules=rules, alpha=alpha, drift_share=drift_share, bins=bins
         ).fit(_reference_frame(ws, version, reference))
         current = logged_inputs(logged, version.signature)
         report = detector.compare(current)
@@ -126,6 +133,7 @@ def monitor_drift(
             since=since,
             until=until,
             bins=bins,
+            rules=rules,
         )
         act.update(run_id=run_id, n_predictions=n_predictions, drifted=len(report.drifted_features))
     return MonitorResult(report, run_id, page, n_predictions, version.id)
@@ -198,20 +206,24 @@ def _record(
     since: int | None,
     until: int | None,
     bins: int,
+    rules: Mapping[str, ColumnRule] | None,
 ) -> str:
     """Record the check as a finished run; returns its id."""
-    metrics = {"drift.share": report.share_drifted}
+    metrics = {"drift.share": report.share_drifted, "drift.dataset": float(report.dataset_drifted)}
     for f in report.features:
-        metrics[f"drift.psi.{f.name}"] = f.psi
-        metrics[f"drift.p_value.{f.name}"] = f.p_value
+        for key, value in (("statistic", f.statistic), ("p_value", f.p_value)):
+            if math.isfinite(value):  # a distance has no p-value; an empty side no statistic
+                metrics[f"drift.{key}.{f.name}"] = value
+    rule_text = ",".join(f"{name}={rule.spec}" for name, rule in (rules or {}).items())
     with start_run(
         ws,
         experiment,
         name=f"drift {model_ref}",
         params={
             "alpha": report.alpha,
-            "psi_threshold": report.psi_threshold,
+            "drift_share": report.drift_share,
             "bins": bins,
+            **({"rules": rule_text} if rule_text else {}),
             "n_predictions": n_predictions,
             "reference_rows": report.reference_rows,
             **({"since": since} if since is not None else {}),
@@ -221,7 +233,12 @@ def _record(
     ) as run:
         run.log_input("model", version.id)
         run.log_metrics(metrics)
-        run.set_tags({"drifted_features": ",".join(report.drifted_features)})
+        run.set_tags(
+            {
+                "drifted_features": ",".join(report.drifted_features),
+                "dataset_drifted": str(report.dataset_drifted).lower(),
+            }
+        )
         run.log_text(page, REPORT_ARTIFACT)
     return run.id
 

@@ -1,24 +1,38 @@
-"""Profiles of a column for reports: small summaries and shared-bin distributions.
+"""Profiles of a column: what a drift detector keeps of it, and what a report shows of it.
 
-These feed the tables and plots of a drift report; they take no part in the drift decision.
+:class:`FittedColumn` is what ``DriftDetector`` learns of one reference column, from its
+rows (``fit``) or from a stored summary (``from_profile``: anything shaped like
+:class:`NumericProfile` / :class:`CategoricalProfile`). The summaries and shared-bin
+distributions feed the tables and plots of a drift report; they take no part in the drift
+decision.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
+from closedloop.monitoring._distances import wasserstein_scale
 from closedloop.monitoring._report import Distribution
-from closedloop.monitoring._stats import FloatArray
+from closedloop.monitoring._rules import FeatureKind
+from closedloop.monitoring._stats import FloatArray, bin_proportions, psi_edges
 
 __all__ = [
+    "CategoricalProfile",
+    "FittedColumn",
+    "NumericProfile",
+    "categorical_column",
     "categorical_distribution",
     "category_counts",
     "category_text",
+    "column_from_profile",
+    "numeric_column",
     "numeric_distribution",
     "numeric_summary",
     "top_shares",
@@ -28,6 +42,158 @@ _PLOT_MAX_BINS = 50  # numeric histogram bars in the HTML page
 _PLOT_MAX_CATEGORIES = 30  # categorical bars; rarer categories share one bar
 _SUMMARY_TOP = 5  # categories listed in a categorical summary
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+
+
+@runtime_checkable
+class NumericProfile(Protocol):
+    """A stored summary of a numeric reference column (``DriftDetector.from_profile``).
+
+    ``values`` are the finite values sorted: all ``n`` of them, or a sketch (evenly spaced
+    order statistics) of them; ``missing`` and ``nonfinite`` count what was left out;
+    ``std`` is the standard deviation (``ddof=0``) of all ``n``.
+    """
+
+    @property
+    def values(self) -> FloatArray: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+    @property
+    def nonfinite(self) -> int: ...
+    @property
+    def std(self) -> float: ...
+
+
+@runtime_checkable
+class CategoricalProfile(Protocol):
+    """A stored summary of a categorical reference column: counts per category (as text)."""
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+    @property
+    def missing(self) -> int: ...
+
+
+_EMPTY = np.empty(0, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class FittedColumn:
+    """What a drift detector keeps of one reference column.
+
+    Attributes:
+        kind: ``numeric`` or ``categorical``.
+        label: The column's label in the reference frame (its name for a profile).
+        n: Finite (numeric) or non-missing (categorical) reference values.
+        values: Numeric: the finite values sorted, or a sketch of them; else empty.
+        counts: Categorical: count per category; else empty.
+        edges: Numeric: PSI's inner bin edges.
+        proportions: Numeric: the reference's share per PSI bin.
+        scale: Numeric: the normed Wasserstein divisor.
+        missing_share: Share of reference rows missing.
+        non_finite_share: Share of reference rows +-inf.
+        summary: The reference side of the report's summary table.
+    """
+
+    kind: FeatureKind
+    label: Hashable
+    n: int
+    values: FloatArray = field(default_factory=lambda: _EMPTY)
+    counts: Mapping[str, int] = field(default_factory=dict)
+    edges: FloatArray = field(default_factory=lambda: _EMPTY)
+    proportions: FloatArray = field(default_factory=lambda: _EMPTY)
+    scale: float = 1.0
+    missing_share: float = 0.0
+    non_finite_share: float = 0.0
+    summary: Mapping[str, float] = field(default_factory=dict)
+
+
+def numeric_column(
+    label: Hashable,
+    values_sorted: FloatArray,
+    *,
+    n: int | None = None,
+    missing: float,
+    non_finite: float,
+    bins: int,
+    std: float | None = None,
+) -> FittedColumn:
+    """A numeric column from its sorted finite values, or a sketch of ``n`` of them.
+
+    Args:
+        label: The column's label.
+        values_sorted: Finite values, ascending.
+        n: How many finite values they stand for; default ``len(values_sorted)``.
+        missing: Share of rows missing.
+        non_finite: Share of rows +-inf.
+        bins: PSI's quantile bins.
+        std: The values' standard deviation, when known exactly (a sketch's is not).
+    """
+    size = len(values_sorted) if n is None else n
+    if len(values_sorted) == 0:
+        return FittedColumn(
+            "numeric",
+            label,
+            0,
+            values_sorted,
+            {},
+            missing_share=missing,
+            non_finite_share=non_finite,
+            summary={},
+        )
+    constant = values_sorted[0] == values_sorted[-1]
+    exact_std = std is not None and not constant and std > 0
+    edges = psi_edges(values_sorted, bins=bins)
+    return FittedColumn(
+        "numeric",
+        label,
+        size,
+        values_sorted,
+        {},
+        edges,
+        bin_proportions(values_sorted, edges),
+        float(std) if exact_std and std is not None else wasserstein_scale(values_sorted),
+        missing,
+        non_finite,
+        numeric_summary(values_sorted),
+    )
+
+
+def categorical_column(label: Hashable, counts: Mapping[str, int], missing: int) -> FittedColumn:
+    """A categorical column from its counts per category and its missing count."""
+    kept = {str(k): int(v) for k, v in counts.items() if v}
+    n = sum(kept.values())
+    share = missing / max(n + missing, 1)
+    return FittedColumn(
+        "categorical", label, n, counts=kept, missing_share=share, summary=top_shares(kept)
+    )
+
+
+def column_from_profile(
+    name: str, summary: NumericProfile | CategoricalProfile, bins: int
+) -> FittedColumn:
+    """A column from its stored summary.
+
+    Raises:
+        TypeError: ``summary`` is neither kind of profile.
+    """
+    if isinstance(summary, NumericProfile):
+        values = np.sort(np.asarray(summary.values, dtype=np.float64))
+        values = values[np.isfinite(values)]
+        total = max(summary.n + summary.missing + summary.nonfinite, 1)
+        return numeric_column(
+            name,
+            values,
+            n=int(summary.n) if len(values) else 0,
+            missing=summary.missing / total,
+            non_finite=summary.nonfinite / total,
+            bins=bins,
+            std=float(summary.std),
+        )
+    if isinstance(summary, CategoricalProfile):
+        return categorical_column(name, summary.counts, int(summary.missing))
+    raise TypeError(f"column {name!r}: a {type(summary).__name__} is not a column profile")
 
 
 def category_counts(values: pd.Series[Any]) -> dict[str, int]:
@@ -73,14 +239,19 @@ def numeric_summary(values: FloatArray) -> dict[str, float]:
     }
 
 
-def top_shares(counts: dict[str, int]) -> dict[str, float]:
+def top_shares(counts: Mapping[str, int]) -> dict[str, float]:
     total = sum(counts.values())
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:_SUMMARY_TOP]
     return {k: v / total for k, v in top} if total else {}
 
 
 def numeric_distribution(ref: FloatArray, cur: FloatArray) -> Distribution:
-    """Shares of both samples over one set of histogram bins spanning both."""
+    """Shares of both samples over one set of histogram bins spanning both.
+
+    Non-finite values (+-inf, NaN) are left out: the statistics exclude them too, and a
+    bin edge at infinity has no width to draw.
+    """
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     both = np.concatenate([ref, cur])
     if len(both) == 0:
         return Distribution((), (), (), ())
@@ -100,7 +271,7 @@ def _plot_edges(values: FloatArray) -> FloatArray:
     lo, hi = float(values.min()), float(values.max())
     if lo == hi:
         return np.array([lo - 0.5, hi + 0.5])
-    n_bins = min(len(np.histogram_bin_edges(values, bins="auto")) - 1, _PLOT_MAX_BINS)
+    n_bins = _auto_bins(values, hi - lo)
     if np.all(values == np.round(values)):
         # whole numbers (ages, counts): bins of a whole width centred on them, or bars
         # alternately holding two and three values make a comb out of a smooth shape
@@ -109,7 +280,21 @@ def _plot_edges(values: FloatArray) -> FloatArray:
     return np.linspace(lo, hi, n_bins + 1)
 
 
-def categorical_distribution(ref: dict[str, int], cur: dict[str, int]) -> Distribution:
+def _auto_bins(values: FloatArray, span: float) -> int:
+    """The bin count of numpy's ``bins="auto"`` (larger of Sturges and Freedman-Diaconis), capped.
+
+    Computed here rather than by ``np.histogram_bin_edges``, which would first build every
+    edge: a narrow interquartile range under a few far outliers asks for billions.
+    """
+    n = len(values)
+    sturges = math.ceil(span / (span / (math.log2(n) + 1.0)))
+    q75, q25 = np.percentile(values, [75, 25])
+    iqr = float(q75 - q25)
+    fd = math.ceil(span / (2.0 * iqr * n ** (-1.0 / 3.0))) if iqr > 0 else 0
+    return max(1, min(max(sturges, fd), _PLOT_MAX_BINS))
+
+
+def categorical_distribution(ref: Mapping[str, int], cur: Mapping[str, int]) -> Distribution:
     n_ref, n_cur = max(sum(ref.values()), 1), max(sum(cur.values()), 1)
     order = sorted(
         set(ref) | set(cur), key=lambda c: (-ref.get(c, 0) / n_ref, -cur.get(c, 0) / n_cur, c)

@@ -14,6 +14,7 @@ import numpy as np
 
 from closedloop.core import DatasetVersion, ModelVersion
 from closedloop.errors import InvalidArgumentError
+from closedloop.monitoring._profile import category_text
 from closedloop.monitoring._reference import ReferenceProfile, fit_profile, monitored_columns
 from closedloop.workspace import Actions, Workspace
 
@@ -67,7 +68,7 @@ def _predictions(
         proba = np.asarray(model.predict_proba(x), dtype=np.float64)
         fitted = getattr(model, "classes_", None)
         if fitted is not None:
-            classes = tuple(str(c) for c in fitted)
+            classes = tuple(category_text(c) for c in fitted)
         labels = np.asarray([classes[i] for i in proba.argmax(axis=1)], dtype=object)
     else:
         labels = np.asarray(model.predict(x), dtype=object)
@@ -119,8 +120,8 @@ def build_profile(
             calibrator=calibrator,
         )
         blob = ws.artifacts.put_bytes(profile.to_bytes())
-        ws.metadata.monitoring.put_profile(profile.record(name, blob.digest), audit=act)
         act.update(source=source, rows=profile.n_rows, digest=blob.digest)
+        ws.metadata.monitoring.put_profile(profile.record(name, blob.digest), audit=act)
     return profile
 
 
@@ -162,6 +163,30 @@ def _on_reference(
     by_text = {str(c): c for c in frame.columns}
     if not target or target not in by_text or labels is None:
         return {}, None
-    y = np.asarray([str(v) for v in frame[by_text[target]].tolist()], dtype=object)
-    accuracy = float(np.mean(y == np.asarray([str(v) for v in labels], dtype=object)))
-    return {"accuracy": accuracy}, None
+    from closedloop.monitoring._performance import classification_performance
+
+    truth = np.asarray(
+        [
+            None if v is None or v != v else category_text(v)
+            for v in frame[by_text[target]].tolist()
+        ],
+        dtype=object,
+    )
+    served = np.asarray([category_text(v) for v in labels], dtype=object)
+    if not classes:
+        return {}, None
+    known = np.isin(truth, list(classes))
+    perf = classification_performance(
+        served, truth, known, probabilities=proba, classes=list(classes)
+    )
+    metrics = {
+        k: float(v)
+        for k, v in perf.flat().items()
+        if isinstance(v, int | float) and k not in ("n_rows", "n_labelled")
+    }
+    calibrator = None
+    if proba is not None and known.sum() >= 2 and len(set(truth[known].tolist())) >= 2:
+        from closedloop.monitoring._estimate import Calibrator
+
+        calibrator = Calibrator().fit(proba[known], truth[known], classes=list(classes)).to_dict()
+    return metrics, calibrator

@@ -9,18 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from closedloop.errors import NotFoundError
 from closedloop.monitoring._html import fmt_float, fmt_p, render_html
+from closedloop.monitoring._rules import AUTO_TEST_MAX_N, FeatureKind, ResolvedMethod
 
-__all__ = ["Distribution", "DriftReport", "FeatureDrift", "FeatureKind", "TestName"]
-
-FeatureKind = Literal["numeric", "categorical"]
-TestName = Literal["ks", "chi2"]
+__all__ = ["Distribution", "DriftReport", "FeatureDrift", "FeatureKind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +51,29 @@ class Distribution:
 
 @dataclass(frozen=True, slots=True)
 class FeatureDrift:
-    """The drift test of one feature.
+    """The drift check of one feature.
 
     Attributes:
         name: Column name.
         kind: ``numeric`` (integer and float columns) or ``categorical`` (everything else).
-        test: ``ks`` (two-sample Kolmogorov-Smirnov) or ``chi2`` (chi-square on the 2-by-k
-            contingency table of category counts).
-        statistic: The test statistic (NaN when a side has no observed value).
-        p_value: The test's p-value (NaN when a side has no observed value).
-        psi: Population stability index (NaN when a side has no observed value).
-        drifted: ``p_value < alpha`` and ``psi >= psi_threshold``.
-        reference_rows: Non-missing reference values the test used.
-        current_rows: Non-missing current values the test used.
+        method: The method that judged it (see ``closedloop.monitoring._rules``): a test
+            (``ks``, ``chi2``) or a distance (``psi``, ``jensenshannon``, ``wasserstein``,
+            ``tv``, ``hellinger``).
+        statistic: The test statistic or the distance (NaN when a side has no value).
+        p_value: The test's p-value; NaN for a distance (and when a side has no value).
+        threshold: The test's significance level or the distance's threshold.
+        noise_floor: The distance's small-sample noise floor; NaN for a test or when it is
+            not used.
+        drifted: A test: ``p_value < threshold``. A distance: ``statistic >= threshold`` and
+            ``statistic > noise_floor``.
+        reference_rows: Reference values the statistic used (finite numbers, or non-missing
+            categories).
+        current_rows: Current values the statistic used.
         reference_missing_share: Share of reference rows missing (or unreadable) here.
         current_missing_share: Share of current rows missing (or unreadable) here.
+        reference_non_finite_share: Share of reference rows that are +-inf (numeric; left
+            out of the statistic).
+        current_non_finite_share: The same for the current rows.
         reference_summary: Numeric: mean, std, min, p05, p25, p50, p75, p95, max.
             Categorical: the share of each of the most frequent categories.
         current_summary: The same for the current data.
@@ -76,33 +82,59 @@ class FeatureDrift:
 
     name: str
     kind: FeatureKind
-    test: TestName
+    method: ResolvedMethod
     statistic: float
     p_value: float
-    psi: float
+    threshold: float
+    noise_floor: float
     drifted: bool
     reference_rows: int
     current_rows: int
     reference_missing_share: float
     current_missing_share: float
+    reference_non_finite_share: float = 0.0
+    current_non_finite_share: float = 0.0
     reference_summary: Mapping[str, float] = field(default_factory=dict)
     current_summary: Mapping[str, float] = field(default_factory=dict)
     distribution: Distribution = field(default_factory=lambda: Distribution((), (), (), ()))
+
+    @property
+    def is_test(self) -> bool:
+        """Judged by a test's p-value, not by a distance."""
+        return self.method in ("ks", "chi2")
+
+    @property
+    def verdict(self) -> str:
+        """The comparison that decided, in words (e.g. ``p 0.003 < 0.05``)."""
+        if math.isnan(self.statistic):
+            return "no value to compare"
+        if self.is_test:
+            sign = "<" if self.drifted else "≥"
+            return f"p {fmt_p(self.p_value)} {sign} {self.threshold:g}"
+        bar = self.threshold
+        if math.isfinite(self.noise_floor) and self.noise_floor >= bar:
+            return f"{self.statistic:.4g} {'>' if self.drifted else '≤'} noise floor " + (
+                f"{self.noise_floor:.4g}"
+            )
+        return f"{self.statistic:.4g} {'≥' if self.drifted else '<'} {bar:g}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes ``None``)."""
         return {
             "name": self.name,
             "kind": self.kind,
-            "test": self.test,
+            "method": self.method,
             "statistic": _finite(self.statistic),
             "p_value": _finite(self.p_value),
-            "psi": _finite(self.psi),
+            "threshold": self.threshold,
+            "noise_floor": _finite(self.noise_floor),
             "drifted": self.drifted,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "reference_missing_share": self.reference_missing_share,
             "current_missing_share": self.current_missing_share,
+            "reference_non_finite_share": self.reference_non_finite_share,
+            "current_non_finite_share": self.current_non_finite_share,
             "reference_summary": {k: _finite(v) for k, v in self.reference_summary.items()},
             "current_summary": {k: _finite(v) for k, v in self.current_summary.items()},
             "distribution": self.distribution.to_dict(),
@@ -115,15 +147,16 @@ class DriftReport:
 
     Attributes:
         features: Per-feature results, in column order.
-        alpha: Significance level of the tests.
-        psi_threshold: Smallest PSI that counts as a meaningful shift.
+        alpha: Level of the tests (when a rule names none) and false-positive rate of the
+            distances' noise floor.
+        drift_share: Share of drifted features at which the dataset counts as drifted.
         reference_rows: Rows of the reference frame.
         current_rows: Rows of the current frame.
     """
 
     features: tuple[FeatureDrift, ...]
     alpha: float
-    psi_threshold: float
+    drift_share: float
     reference_rows: int
     current_rows: int
 
@@ -138,11 +171,19 @@ class DriftReport:
         return len(self.drifted_features) / len(self.features) if self.features else 0.0
 
     @property
+    def dataset_drifted(self) -> bool:
+        """At least ``drift_share`` of the features drifted."""
+        return bool(self.features) and self.share_drifted >= self.drift_share
+
+    @property
     def rule(self) -> str:
         """The drift rule in words, as shown under tables."""
         return (
-            f"drifted when p-value < {self.alpha:g} (KS for numeric, chi-square for "
-            f"categorical features) and PSI ≥ {self.psi_threshold:g}"
+            f"auto rule: up to {AUTO_TEST_MAX_N} current values a test (KS for numeric, "
+            f"chi-square for categorical features; drifted when p < {self.alpha:g}), beyond "
+            "it a distance (normed Wasserstein, Jensen-Shannon; drifted when ≥ 0.1 and above "
+            "its noise floor); per-feature methods and thresholds in the table; dataset "
+            f"drifted when ≥ {self.drift_share:.0%} of features drift"
         )
 
     def feature(self, name: str) -> FeatureDrift:
@@ -163,25 +204,28 @@ class DriftReport:
         """A JSON-ready dict."""
         return {
             "alpha": self.alpha,
-            "psi_threshold": self.psi_threshold,
+            "drift_share": self.drift_share,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "share_drifted": self.share_drifted,
+            "dataset_drifted": self.dataset_drifted,
             "drifted_features": list(self.drifted_features),
             "features": [f.to_dict() for f in self.features],
         }
 
     def render(self) -> Table:
         """A rich table: one row per feature, drifted ones highlighted, the rule as caption."""
+        verdict = "DATASET DRIFT" if self.dataset_drifted else "no dataset drift"
         table = Table(
             title=f"Drift: {len(self.drifted_features)} of {len(self.features)} feature(s) "
-            f"drifted ({self.current_rows} current vs {self.reference_rows} reference rows)",
+            f"drifted, {verdict} ({self.current_rows} current vs {self.reference_rows} "
+            "reference rows)",
             caption=self.rule,
             header_style="bold",
         )
-        for col in ("feature", "kind", "test"):
+        for col in ("feature", "kind", "method"):
             table.add_column(col, no_wrap=True)
-        for col in ("statistic", "p-value", "PSI", "missing"):
+        for col in ("statistic", "p-value", "threshold", "noise floor", "missing"):
             table.add_column(col, justify="right", no_wrap=True)
         table.add_column("drift", no_wrap=True)
         for f in self.features:
@@ -189,10 +233,11 @@ class DriftReport:
                 # Text, not str: a column name is never read as rich markup
                 Text(f.name, style="bold red" if f.drifted else ""),
                 f.kind,
-                f.test,
+                f.method,
                 fmt_float(f.statistic, ".4g"),
                 fmt_p(f.p_value),
-                fmt_float(f.psi),
+                f"{f.threshold:g}",
+                fmt_float(f.noise_floor, ".4g"),
                 f"{f.current_missing_share:.1%}",
                 Text("DRIFT", style="bold red") if f.drifted else Text("ok", style="green"),
             )

@@ -132,7 +132,7 @@ def _store(
         key_id=key_id,
         payload=payload,
     )
-    return ws.metadata.monitoring.put_window(window, audit=act)
+    return ws.metadata.monitoring.put_window(window)  # the round's event is the action's own
 
 
 def monitor_run(

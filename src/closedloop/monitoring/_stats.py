@@ -1,15 +1,21 @@
-"""Two-sample statistics behind drift detection: pure functions, no state, no I/O.
+"""Two-sample tests and the PSI behind drift detection: pure functions, no state, no I/O.
 
-Numeric samples are one-dimensional arrays (or Series); missing values (NaN, None, ``pd.NA``)
-are dropped before any test, and :func:`missing_share` reports how many there were.
-Categorical samples are given as counts per category (a mapping or a ``value_counts()``
-Series); they carry no missing values by construction.
+Numeric samples are one-dimensional arrays (or Series). Missing values (NaN, None, ``pd.NA``
+and text that is not a number) are dropped; ``+inf`` and ``-inf`` are counted as
+*non-finite* (:func:`numeric_sample`) and left out of every statistic, since no distance or
+test is defined on them. Categorical samples are given as counts per category (a mapping or
+a ``value_counts()`` Series); they carry no missing values by construction.
+
+The distances (Jensen-Shannon, Wasserstein, total variation, Hellinger and their binned
+forms) live in :mod:`closedloop.monitoring._distances`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,13 +25,23 @@ import pandas as pd
 from closedloop.errors import InvalidArgumentError
 
 __all__ = [
+    "KS_EXACT_MAX_N",
     "PSI_EPSILON",
+    "Counts",
     "FloatArray",
+    "NumericSample",
+    "aligned_counts",
     "bin_proportions",
+    "check_sorted_reference",
     "chi2_test",
     "clean_numeric",
+    "ks_pvalue",
+    "ks_statistic_sorted",
     "ks_test",
+    "ks_test_sorted",
     "missing_share",
+    "non_empty",
+    "numeric_sample",
     "psi",
     "psi_categorical",
     "psi_edges",
@@ -35,20 +51,49 @@ __all__ = [
 PSI_EPSILON = 1e-4
 """Floor of a bin's proportion in PSI, so an empty bin gives a large but finite term."""
 
+KS_EXACT_MAX_N = 10_000
+"""scipy's ``ks_2samp(method="auto")`` computes the exact p-value up to this sample size."""
+
 FloatArray = npt.NDArray[np.float64]
+Counts = Mapping[Any, float] | pd.Series
+"""Counts per category: a mapping or a ``value_counts()`` Series."""
 
 
-def clean_numeric(values: npt.ArrayLike | pd.Series[Any]) -> FloatArray:
-    """``values`` as a float array without its missing values.
+@dataclass(frozen=True, slots=True)
+class NumericSample:
+    """A numeric sample split into what the statistics use and what they leave out.
 
-    Values that cannot be read as numbers count as missing.
+    Attributes:
+        values: The finite values, in input order.
+        n_missing: Missing or unreadable values (dropped).
+        n_non_finite: ``+inf`` / ``-inf`` values (counted, excluded from the statistics).
     """
+
+    values: FloatArray
+    n_missing: int
+    n_non_finite: int
+
+    @property
+    def n_total(self) -> int:
+        """All values, finite or not."""
+        return len(self.values) + self.n_missing + self.n_non_finite
+
+
+def numeric_sample(values: npt.ArrayLike | pd.Series[Any]) -> NumericSample:
+    """Read ``values`` as numbers: finite values, missing count and non-finite count."""
     if isinstance(values, pd.Series):
         series = pd.to_numeric(values, errors="coerce")
     else:
         series = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce")
     arr: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return arr[~np.isnan(arr)]
+    nan = np.isnan(arr)
+    finite = np.isfinite(arr)
+    return NumericSample(arr[finite], int(nan.sum()), int((~finite & ~nan).sum()))
+
+
+def clean_numeric(values: npt.ArrayLike | pd.Series[Any]) -> FloatArray:
+    """The finite values of ``values`` as a float array (missing and +-inf dropped)."""
+    return numeric_sample(values).values
 
 
 def missing_share(values: pd.Series[Any]) -> float:
@@ -56,10 +101,13 @@ def missing_share(values: pd.Series[Any]) -> float:
     return float(values.isna().mean()) if len(values) else 0.0
 
 
+# Kolmogorov-Smirnov -------------------------------------------------------------------------
 def ks_test(
     reference: npt.ArrayLike | pd.Series[Any], current: npt.ArrayLike | pd.Series[Any]
 ) -> tuple[float, float]:
-    """Two-sample Kolmogorov-Smirnov test (two-sided, scipy's ``ks_2samp``).
+    """Two-sample Kolmogorov-Smirnov test, two-sided: scipy's ``ks_2samp(ref, cur)``.
+
+    A convenience over :func:`ks_test_sorted` for unsorted samples.
 
     Args:
         reference: The reference sample.
@@ -70,26 +118,152 @@ def ks_test(
         probability of a gap at least that large if both samples came from one distribution.
 
     Raises:
-        InvalidArgumentError: A sample has no non-missing value.
+        InvalidArgumentError: A sample has no finite value.
     """
-    from scipy import stats  # heavy (~0.4 s): loaded on first test, not with the CLI
-
-    ref = _non_empty(clean_numeric(reference), "reference")
-    cur = _non_empty(clean_numeric(current), "current")
-    result = stats.ks_2samp(ref, cur)
-    return float(result.statistic), float(result.pvalue)
+    ref = non_empty(clean_numeric(reference), "reference")
+    return ks_test_sorted(np.sort(ref), current)
 
 
-def chi2_test(
-    reference_counts: Mapping[Any, float] | pd.Series[Any],
-    current_counts: Mapping[Any, float] | pd.Series[Any],
+def ks_test_sorted(
+    reference_sorted: FloatArray,
+    current: npt.ArrayLike | pd.Series[Any],
+    *,
+    n_reference: int | None = None,
 ) -> tuple[float, float]:
+    """The KS test of :func:`ks_test`, from an already sorted reference.
+
+    The reference is not sorted again: the statistic comes from ``np.searchsorted`` of the
+    sorted current sample into it, so a detector that sorts its reference once at ``fit``
+    pays only for the current window. Statistic and p-value equal
+    ``scipy.stats.ks_2samp(reference, current)`` (``method="auto"``): scipy's exact
+    distribution when both samples have at most :data:`KS_EXACT_MAX_N` values (through
+    scipy's own helper), Smirnov's asymptotic ``kstwo`` distribution otherwise, and the
+    asymptotic one when the exact computation fails in floating point, as scipy does.
+
+    Args:
+        reference_sorted: The finite reference values in ascending order (e.g.
+            ``np.sort(clean_numeric(x))``), or a quantile sketch of a larger reference.
+        current: The current sample (missing and non-finite values are dropped).
+        n_reference: The size of the reference the sorted values stand for, when they are
+            a sketch of it (e.g. 1,000 quantiles of 10 million rows). The statistic is then
+            the sketch's approximation and the p-value uses ``n_reference``; the exact method
+            needs the statistic on the lattice of the true sample sizes, so whenever
+            ``n_reference`` differs from ``len(reference_sorted)`` the asymptotic ``kstwo``
+            p-value is used, whatever the sizes. Default: ``len(reference_sorted)``.
+
+    Returns:
+        ``(statistic, p_value)``.
+
+    Raises:
+        InvalidArgumentError: A sample has no finite value, the reference is not sorted or
+            not finite, or ``n_reference`` is below 1.
+    """
+    ref = check_sorted_reference(reference_sorted)
+    cur = np.sort(non_empty(clean_numeric(current), "current"))
+    statistic = ks_statistic_sorted(ref, cur)
+    if n_reference is None or n_reference == len(ref):
+        n1, exact = len(ref), True
+    elif isinstance(n_reference, bool) or not isinstance(n_reference, int) or n_reference < 1:
+        raise InvalidArgumentError(f"n_reference must be a positive integer, got {n_reference!r}")
+    else:
+        n1, exact = n_reference, False
+    if exact and max(n1, len(cur)) <= KS_EXACT_MAX_N and _exact_helper() is None:
+        from scipy import stats  # scipy moved its private helper: use the public test
+
+        result = stats.ks_2samp(ref, cur)
+        return float(result.statistic), float(result.pvalue)
+    return ks_pvalue(statistic, n1, len(cur), exact=exact)
+
+
+def ks_statistic_sorted(reference_sorted: FloatArray, current_sorted: FloatArray) -> float:
+    """The two-sided KS statistic of two sorted, finite, non-empty samples.
+
+    ``F_ref - F_cur`` only rises at reference values and only falls at current values, so
+    its maximum is found just left of a current value (or is 0 at the right end) and its
+    minimum at a current value: two ``searchsorted`` passes of the current sample into the
+    reference give both, from the same integer counts scipy divides.
+    """
+    n1, n2 = len(reference_sorted), len(current_sorted)
+    below_ref = np.searchsorted(reference_sorted, current_sorted, side="left")
+    upto_ref = np.searchsorted(reference_sorted, current_sorted, side="right")
+    below_cur = np.searchsorted(current_sorted, current_sorted, side="left")
+    upto_cur = np.searchsorted(current_sorted, current_sorted, side="right")
+    rise = float(np.max(below_ref / n1 - below_cur / n2, initial=0.0))
+    fall = float(np.max(upto_cur / n2 - upto_ref / n1, initial=0.0))
+    return min(max(rise, fall), 1.0)
+
+
+def ks_pvalue(
+    statistic: float, n_reference: int, n_current: int, *, exact: bool = True
+) -> tuple[float, float]:
+    """The two-sided p-value of scipy's ``ks_2samp`` (``method="auto"``) for a statistic.
+
+    Args:
+        statistic: The KS statistic.
+        n_reference: Reference sample size.
+        n_current: Current sample size.
+        exact: Allow the exact method (up to :data:`KS_EXACT_MAX_N` values per side). In the
+            exact method scipy rounds the statistic to the lattice ``h / lcm(n1, n2)``; the
+            rounded value is returned, as scipy does.
+
+    Returns:
+        ``(statistic, p_value)``.
+    """
+    from scipy.stats import distributions
+
+    d = statistic
+    helper = _exact_helper()
+    if exact and max(n_reference, n_current) <= KS_EXACT_MAX_N and helper is not None:
+        g = math.gcd(n_reference, n_current)
+        success, d, prob = helper(n_reference, n_current, g, d, "two-sided")
+        if success:
+            return float(d), float(np.clip(prob, 0.0, 1.0))
+    m, n = sorted([float(n_reference), float(n_current)], reverse=True)
+    en = m * n / (m + n)
+    prob = distributions.kstwo.sf(d, np.round(en))
+    return float(d), float(np.clip(prob, 0.0, 1.0))
+
+
+@functools.cache
+def _exact_helper() -> Any:
+    """The private exact-distribution helper of scipy's ``ks_2samp``, or None if it moved.
+
+    Looked up on first use: scipy is heavy (~0.4 s) and the CLI imports this module.
+    """
+    try:
+        from scipy.stats._stats_py import _attempt_exact_2kssamp
+    except ImportError:  # pragma: no cover - a scipy that moved it: ks_test_sorted falls back
+        return None
+    return _attempt_exact_2kssamp
+
+
+def check_sorted_reference(reference_sorted: npt.ArrayLike) -> FloatArray:
+    """``reference_sorted`` as a float array, checked to be non-empty, finite and ascending.
+
+    Raises:
+        InvalidArgumentError: It is empty, holds NaN or +-inf, or is not ascending.
+    """
+    ref = np.asarray(reference_sorted, dtype=np.float64).ravel()
+    non_empty(ref, "reference")
+    # sorted: NaN would sit at the end and +-inf at the ends, so the two ends say it all
+    if not (math.isfinite(ref[0]) and math.isfinite(ref[-1])) or bool(np.any(ref[1:] < ref[:-1])):
+        raise InvalidArgumentError(
+            "the reference values are not sorted finite numbers",
+            hint="pass np.sort(clean_numeric(reference)), or use ks_test on raw samples",
+        )
+    return ref
+
+
+# chi-square ---------------------------------------------------------------------------------
+def chi2_test(reference_counts: Counts, current_counts: Counts) -> tuple[float, float]:
     """Chi-square test of homogeneity of two categorical samples.
 
     The 2-by-k contingency table spans the union of both samples' categories; categories
     counted zero times in both are dropped. With a single category left there is nothing
     to compare, and the result is ``(0.0, 1.0)``. scipy's ``chi2_contingency`` applies
-    Yates' continuity correction when the table is 2-by-2.
+    Yates' continuity correction when the table is 2-by-2. (Evidently's ``chisquare`` test
+    is a goodness-of-fit test that takes the reference shares as exact; the two agree
+    when the reference is much larger than the current window.)
 
     Args:
         reference_counts: Count per category in the reference sample.
@@ -101,9 +275,9 @@ def chi2_test(
     Raises:
         InvalidArgumentError: A sample is empty or a count is negative.
     """
-    from scipy import stats  # heavy: see ks_test
+    from scipy import stats  # heavy (~0.4 s): loaded on first test, not with the CLI
 
-    _, ref, cur = _aligned_counts(reference_counts, current_counts)
+    _, ref, cur = aligned_counts(reference_counts, current_counts)
     keep = (ref + cur) > 0
     if int(keep.sum()) <= 1:
         return 0.0, 1.0
@@ -111,21 +285,30 @@ def chi2_test(
     return float(result.statistic), float(result.pvalue)
 
 
+# PSI ----------------------------------------------------------------------------------------
 def psi_edges(reference: npt.ArrayLike | pd.Series[Any], *, bins: int = 10) -> FloatArray:
     """Inner bin edges for :func:`psi`: the reference's quantiles, deduplicated.
 
     The outer bins are open-ended (``(-inf, e0)`` and ``[e_last, inf)``), so current values
     outside the reference range still land in a bin. Ties in the reference (a column with
-    few distinct values) merge quantiles, giving fewer than ``bins`` bins.
+    few distinct values) merge quantiles, giving fewer than ``bins`` bins. When the largest
+    reference value is itself an edge (a constant column, or a heavy tie at the top), one
+    more edge just above it (the next float) separates "at the maximum" from "above it": a
+    constant reference gets the three bins below / at / above the constant, so all 1.0 ->
+    all 2.0 has a real PSI instead of 0.
 
     Raises:
-        InvalidArgumentError: ``bins`` is below 1, or the reference is empty.
+        InvalidArgumentError: ``bins`` is below 1, or the reference has no finite value.
     """
-    if bins < 1:
-        raise InvalidArgumentError(f"bins must be at least 1, got {bins}")
-    ref = _non_empty(clean_numeric(reference), "reference")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise InvalidArgumentError(f"bins must be a positive integer, got {bins!r}")
+    ref = non_empty(clean_numeric(reference), "reference")
     quantiles = np.quantile(ref, np.linspace(0.0, 1.0, bins + 1))
-    return np.unique(quantiles[1:-1])
+    edges = np.unique(quantiles[1:-1])
+    top = float(ref.max())
+    if len(edges) and edges[-1] == top:
+        edges = np.append(edges, np.nextafter(top, np.inf))
+    return edges
 
 
 def bin_proportions(values: FloatArray, edges: FloatArray) -> FloatArray:
@@ -145,27 +328,26 @@ def psi(
 
     Bins come from the reference quantiles (:func:`psi_edges`); each bin's proportion is
     floored at :data:`PSI_EPSILON`; PSI = sum((cur - ref) * ln(cur / ref)). Customary reading:
-    below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift.
+    below 0.1 stable, 0.1 to 0.25 moderate shift, above 0.25 major shift. PSI grows on small
+    windows even when nothing changed (about ``(bins - 1) / n`` on ``n`` current values), which
+    is why ``DriftDetector`` compares it with a noise floor.
 
     Raises:
-        InvalidArgumentError: A sample has no non-missing value, or ``bins`` is below 1.
+        InvalidArgumentError: A sample has no finite value, or ``bins`` is below 1.
     """
     edges = psi_edges(reference, bins=bins)
     ref = bin_proportions(clean_numeric(reference), edges)
-    cur = bin_proportions(_non_empty(clean_numeric(current), "current"), edges)
+    cur = bin_proportions(non_empty(clean_numeric(current), "current"), edges)
     return psi_from_proportions(ref, cur)
 
 
-def psi_categorical(
-    reference_counts: Mapping[Any, float] | pd.Series[Any],
-    current_counts: Mapping[Any, float] | pd.Series[Any],
-) -> float:
+def psi_categorical(reference_counts: Counts, current_counts: Counts) -> float:
     """Population stability index over category proportions (union of both samples).
 
     Raises:
         InvalidArgumentError: A sample is empty or a count is negative.
     """
-    _, ref, cur = _aligned_counts(reference_counts, current_counts)
+    _, ref, cur = aligned_counts(reference_counts, current_counts)
     return psi_from_proportions(ref / ref.sum(), cur / cur.sum())
 
 
@@ -176,10 +358,15 @@ def psi_from_proportions(reference: FloatArray, current: FloatArray) -> float:
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def _aligned_counts(
-    reference_counts: Mapping[Any, float] | pd.Series[Any],
-    current_counts: Mapping[Any, float] | pd.Series[Any],
+# helpers ------------------------------------------------------------------------------------
+def aligned_counts(
+    reference_counts: Counts, current_counts: Counts
 ) -> tuple[list[Any], FloatArray, FloatArray]:
+    """Both count vectors over the union of categories (reference order first).
+
+    Raises:
+        InvalidArgumentError: A count is negative or not finite, or a side is empty.
+    """
     ref_map, cur_map = dict(reference_counts.items()), dict(current_counts.items())
     categories = list(dict.fromkeys([*ref_map, *cur_map]))
     ref = np.array([float(ref_map.get(c, 0)) for c in categories], dtype=np.float64)
@@ -192,10 +379,15 @@ def _aligned_counts(
     return categories, ref, cur
 
 
-def _non_empty(values: FloatArray, label: str) -> FloatArray:
+def non_empty(values: FloatArray, label: str) -> FloatArray:
+    """``values``, or an error naming ``label`` when there are none.
+
+    Raises:
+        InvalidArgumentError: ``values`` is empty.
+    """
     if len(values) == 0:
         raise InvalidArgumentError(
-            f"the {label} sample has no non-missing value",
-            hint="drift tests need at least one observed value on each side",
+            f"the {label} sample has no finite value",
+            hint="drift statistics need at least one observed finite value on each side",
         )
     return values

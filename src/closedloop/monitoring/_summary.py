@@ -20,6 +20,7 @@ import numpy as np
 
 from closedloop.core import ModelVersion
 from closedloop.monitoring._config import MonitorConfig
+from closedloop.monitoring._profile import category_text
 from closedloop.monitoring._quality import Quality, window_quality
 from closedloop.monitoring._reference import (
     NumericReference,
@@ -170,7 +171,7 @@ def summarize(
     prediction = None
     if prediction_drift is not None:
         current = {SCORE: score if score is not None else np.full(rows.n_rows, np.nan)}
-        current[LABEL] = np.asarray([str(v) for v in rows.labels.tolist()], dtype=object)
+        current[LABEL] = np.asarray([category_text(v) for v in rows.labels.tolist()], dtype=object)
         pred_report = prediction_drift.compare(
             pd.DataFrame({k: v for k, v in current.items() if k in prediction_drift.columns_})
         )
@@ -190,6 +191,8 @@ def summarize(
         refused=refused,
     )
     values.update(quality.values())
+    for name, value in profile.performance.items():
+        values[f"reference.{name}"] = value
     performance, fairness = _performance(ws, version, profile, rows, config, values)
     estimated = _estimated(profile, rows, values)
     return WindowSummary(
@@ -230,10 +233,11 @@ def _performance(
     if not mask.any():
         return None, None
     classes = _classes(profile, rows)
-    predictions = np.asarray([str(v) for v in rows.labels.tolist()], dtype=object)
+    predictions = np.asarray([category_text(v) for v in rows.labels.tolist()], dtype=object)
     if classes:
         truth = np.asarray(
-            [None if not m else str(v) for v, m in zip(labels, mask, strict=True)], dtype=object
+            [None if not m else category_text(v) for v, m in zip(labels, mask, strict=True)],
+            dtype=object,
         )
         perf = classification_performance(
             predictions,

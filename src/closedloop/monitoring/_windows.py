@@ -265,7 +265,11 @@ def assemble(
         yield from _count_windows(spec, chunks, skip=0 if last is None else spec.step)
     else:
         yield from _time_windows(
-            spec, chunks, None if last is None else last.start + spec.step, now
+            spec,
+            chunks,
+            None if last is None else last.start + spec.step,
+            now,
+            seen_through=None if last is None else last.last_position,
         )
 
 
@@ -305,12 +309,22 @@ def _raw(spec: WindowSpec, rows: LogChunk, *, complete: bool) -> RawWindow:
 
 
 def _time_windows(
-    spec: WindowSpec, chunks: Iterator[LogChunk], start: int | None, now: int
+    spec: WindowSpec,
+    chunks: Iterator[LogChunk],
+    start: int | None,
+    now: int,
+    *,
+    seen_through: int | None = None,
 ) -> Iterator[RawWindow]:
     buffer = _Buffer()
     seen_rows = 0  # rows of the current window before thinning
     requests: set[int] = set()
     for chunk in chunks:
+        if seen_through is not None and start is not None:
+            # re-read rows of the last stored window belong only to windows after it
+            chunk = _select(chunk, (chunk.positions > seen_through) | (chunk.times >= start))
+            if chunk.n_rows == 0:
+                continue
         if start is None and chunk.n_rows:
             start = int(chunk.times.min()) // spec.step * spec.step
         assert start is not None
@@ -344,15 +358,35 @@ def _time_windows(
             seen_rows = kept.n_rows * buffer.every
             requests = set(np.unique(kept.positions).tolist())
     merged = buffer.merged()
-    if start is not None and merged is not None and merged.n_rows:
-        complete = now >= start + spec.size + GRACE_MS
-        yield RawWindow(
-            spec,
-            start,
-            start + spec.size,
-            merged,
-            seen_rows,
-            len(requests),
-            complete,
-            1.0 / buffer.every,
-        )
+    while start is not None and merged is not None and merged.n_rows:
+        if now < start + spec.size + GRACE_MS:  # the window is still filling
+            yield RawWindow(
+                spec,
+                start,
+                start + spec.size,
+                merged,
+                seen_rows,
+                len(requests),
+                False,
+                1.0 / buffer.every,
+            )
+            return
+        rows = _select(merged, merged.times < start + spec.size)
+        if rows.n_rows:
+            n = rows.n_rows * buffer.every
+            yield RawWindow(
+                spec,
+                start,
+                start + spec.size,
+                rows,
+                min(n, seen_rows),
+                _requests(rows),
+                True,
+                1.0 / buffer.every,
+            )
+        start += spec.step
+        merged = _select(merged, merged.times >= start)
+        if merged.n_rows:
+            start = max(start, int(merged.times.min()) // spec.step * spec.step)
+        seen_rows = merged.n_rows * buffer.every
+        requests = set(np.unique(merged.positions).tolist())
