@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from closedloop import datasets
 from closedloop.core import ColumnSchema, LogicalType, TableSchema
@@ -229,7 +230,8 @@ class _Doubler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 def test_unconvertible_model_is_refused_without_raising() -> None:
     x, y = load_breast_cancer(return_X_y=True)
-    model = make_pipeline(_Doubler(), LogisticRegression(max_iter=5000)).fit(x, y)
+    # scaled: unscaled doubled features can leave lbfgs short of convergence (a warning)
+    model = make_pipeline(_Doubler(), StandardScaler(), LogisticRegression(max_iter=5000)).fit(x, y)
     signature = _float_signature(x.shape[1])
     outcome = convert_pipeline(model, signature, pd.DataFrame(x, columns=signature.names))
     assert not outcome.ok

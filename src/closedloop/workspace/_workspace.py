@@ -53,6 +53,11 @@ _CONFIG_TEMPLATE = """\
 # serving_reload_seconds: 2.0        # how often servers follow alias moves (0: never)
 # serving_workers: 1                 # worker processes of `closedloop serve`
 # audit_reads: data_and_models       # or all, or none: which reads the audit log records
+# monitoring:                        # closedloop monitor run (see docs/monitoring.md)
+#   windows: [count:1000, time:1d]   # window specs: count:N[/STEP], time:SIZE[/STEP]
+#   columns: {age: wasserstein:0.2}  # per-column drift rules (default: automatic)
+#   sensitive: [sex]                 # fairness per window by these input columns
+#   alerts: [defaults]               # alert rules; sinks: [{type: webhook, url: ...}]
 """
 
 
