@@ -98,31 +98,11 @@ def profile(
 
 
 def _round_table(result: MonitorRound) -> SafeTable:
-    table = SafeTable(
-        title=f"{result.model_version_id}: {len(result.windows)} window(s) written, "
+    return _windows_table(
+        f"{result.model_version_id}: {len(result.windows)} window(s) written, "
         f"{len(result.refreshed)} refreshed, {result.rows_read} rows read",
-        header_style="bold",
+        [*result.windows, *result.refreshed],
     )
-    for col in ("id", "window", "start (UTC)", "rows", "state", "drift share", "drifted"):
-        table.add_column(col)
-    for col in ("accuracy", "estimated", "missing"):
-        table.add_column(col, justify="right")
-    for r in (*result.windows, *result.refreshed):
-        w, v = r.window, r.summary.values
-        drifted = [f["name"] for f in r.summary.drift.get("features", []) if f.get("drifted")]
-        table.add_row(
-            str(w.id),
-            w.monitor,
-            fmt_time(w.start),
-            str(w.n_rows),
-            "complete" if w.complete else "filling",
-            _num(v.get("drift.share"), ".0%"),
-            ", ".join(drifted),
-            _num(v.get("performance.accuracy")),
-            _num(v.get("estimated.accuracy")),
-            _num(v.get("quality.missing_rate"), ".1%"),
-        )
-    return table
 
 
 def _round_doc(result: MonitorRound) -> dict[str, Any]:
@@ -230,8 +210,8 @@ def run(
         signal.signal(signal.SIGINT, previous)
 
 
-def _windows_table(model: str, results: list[WindowResult]) -> SafeTable:
-    table = SafeTable(title=f"monitoring windows of {model}", header_style="bold")
+def _windows_table(title: str, results: list[WindowResult]) -> SafeTable:
+    table = SafeTable(title=title, header_style="bold")
     for col in ("id", "window", "start (UTC)", "end (UTC)", "rows", "state", "drift share"):
         table.add_column(col)
     table.add_column("drifted")
@@ -322,7 +302,7 @@ def windows(
             line("no windows yet for ", model_ref, ": run closedloop monitor run ", model_ref)
         )
         return
-    console.print(_windows_table(model_ref, results))
+    console.print(_windows_table(f"monitoring windows of {model_ref}", results))
 
 
 @app.command("report")

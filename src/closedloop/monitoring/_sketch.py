@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from closedloop.monitoring._profile import category_text
+from closedloop.monitoring._profile import category_counts
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -55,16 +55,8 @@ def category_counts_of(values: np.ndarray) -> tuple[dict[str, int], int]:
     import pandas as pd
 
     series = pd.Series(values, dtype=object if values.dtype.kind not in "fiub" else None)
-    present = series.dropna()
-    missing = len(series) - len(present)
-    try:
-        raw = present.value_counts(sort=False)
-    except TypeError:  # unhashable logged values
-        raw = present.astype(str).value_counts(sort=False)
-    counts: dict[str, int] = {}
-    for key, n in raw.items():
-        text = category_text(key)
-        counts[text] = counts.get(text, 0) + int(n)
+    counts = category_counts(series)
+    missing = len(series) - sum(counts.values())
     return counts, missing
 
 

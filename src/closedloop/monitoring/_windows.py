@@ -308,6 +308,19 @@ def _raw(spec: WindowSpec, rows: LogChunk, *, complete: bool) -> RawWindow:
     )
 
 
+def _closed(
+    spec: WindowSpec, start: int, merged: LogChunk, seen_rows: int, every: int
+) -> RawWindow | None:
+    """The complete time window at ``start`` out of the buffered rows (``None``: empty)."""
+    rows = _select(merged, merged.times < start + spec.size)
+    if not rows.n_rows:
+        return None
+    n = rows.n_rows * every
+    return RawWindow(
+        spec, start, start + spec.size, rows, min(n, seen_rows), _requests(rows), True, 1.0 / every
+    )
+
+
 def _time_windows(
     spec: WindowSpec,
     chunks: Iterator[LogChunk],
@@ -318,7 +331,6 @@ def _time_windows(
 ) -> Iterator[RawWindow]:
     buffer = _Buffer()
     seen_rows = 0  # rows of the current window before thinning
-    requests: set[int] = set()
     for chunk in chunks:
         if seen_through is not None and start is not None:
             # re-read rows of the last stored window belong only to windows after it
@@ -330,24 +342,12 @@ def _time_windows(
         assert start is not None
         buffer.add(chunk)
         seen_rows += chunk.n_rows
-        requests.update(np.unique(chunk.positions).tolist())
         while int(chunk.times.max()) >= start + spec.size:
             merged = buffer.merged()
             assert merged is not None
-            inside = merged.times < start + spec.size
-            rows = _select(merged, inside)
-            if rows.n_rows:
-                n = round(rows.n_rows * buffer.every) if buffer.every > 1 else rows.n_rows
-                yield RawWindow(
-                    spec,
-                    start,
-                    start + spec.size,
-                    rows,
-                    min(n, seen_rows),
-                    _requests(rows),
-                    True,
-                    1.0 / buffer.every,
-                )
+            closed = _closed(spec, start, merged, seen_rows, buffer.every)
+            if closed is not None:
+                yield closed
             start += spec.step
             kept = _select(merged, merged.times >= start)
             if kept.n_rows == 0:
@@ -356,7 +356,6 @@ def _time_windows(
                     start = int(later.min()) // spec.step * spec.step
             buffer.replace(kept)
             seen_rows = kept.n_rows * buffer.every
-            requests = set(np.unique(kept.positions).tolist())
     merged = buffer.merged()
     while start is not None and merged is not None and merged.n_rows:
         if now < start + spec.size + GRACE_MS:  # the window is still filling
@@ -366,27 +365,16 @@ def _time_windows(
                 start + spec.size,
                 merged,
                 seen_rows,
-                len(requests),
+                _requests(merged),
                 False,
                 1.0 / buffer.every,
             )
             return
-        rows = _select(merged, merged.times < start + spec.size)
-        if rows.n_rows:
-            n = rows.n_rows * buffer.every
-            yield RawWindow(
-                spec,
-                start,
-                start + spec.size,
-                rows,
-                min(n, seen_rows),
-                _requests(rows),
-                True,
-                1.0 / buffer.every,
-            )
+        closed = _closed(spec, start, merged, seen_rows, buffer.every)
+        if closed is not None:
+            yield closed
         start += spec.step
         merged = _select(merged, merged.times >= start)
         if merged.n_rows:
             start = max(start, int(merged.times.min()) // spec.step * spec.step)
         seen_rows = merged.n_rows * buffer.every
-        requests = set(np.unique(merged.positions).tolist())
