@@ -317,12 +317,48 @@ def report(
         str | None, typer.Option(help="Windows starting at or after (ISO/ms).")
     ] = None,
     until: Annotated[str | None, typer.Option(help="Windows starting before (ISO/ms).")] = None,
+    window_id: Annotated[
+        int | None,
+        typer.Option("--window-id", help="Write the page of this one window (its id)."),
+    ] = None,
+    position: Annotated[
+        int | None,
+        typer.Option(
+            "--position",
+            min=0,
+            help="Write the page of the window holding this log position (sliding windows: "
+            "the one starting latest).",
+        ),
+    ] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Write the page of the latest window.")
+    ] = False,
 ) -> None:
-    """Write the HTML page of a model version's monitoring over time (offline, plotly)."""
+    """Write the HTML page of a model version's monitoring (offline, plotly).
+
+    By default the page follows the windows over time. With --window-id, --position or
+    --last it shows one window: its drift per column with the reference and window
+    distributions, prediction drift, quality, performance and its alerts.
+    """
     from closedloop.monitoring import list_windows
-    from closedloop.monitoring._timeline import timeline_html
 
     ws = state(ctx).client().workspace
+    if window_id is not None or position is not None or last:
+        if since is not None or until is not None:
+            raise typer.BadParameter(
+                "--since/--until select the windows of the timeline; one window is picked "
+                "by --window-id, --position or --last",
+                param_hint="--since/--until",
+            )
+        from closedloop.monitoring import find_window, window_html
+
+        one = find_window(
+            ws, model_ref, window_id=window_id, position=position, last=last, monitor=monitor
+        )
+        _write(output, window_html(ws, one))
+        return
+    from closedloop.monitoring._timeline import timeline_html
+
     results = list_windows(
         ws,
         model_ref,
@@ -336,7 +372,13 @@ def report(
         )
         raise typer.Exit(1)
     version = results[0].window.model_version_id
-    page = timeline_html(version, results, f"Monitoring of {version}: {len(results)} window(s)")
+    _write(
+        output,
+        timeline_html(version, results, f"Monitoring of {version}: {len(results)} window(s)"),
+    )
+
+
+def _write(output: Path, page: str) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
     console.print(line("report: ", str(output)))

@@ -55,6 +55,7 @@ from closedloop.monitoring._stats import (
     psi,
     psi_categorical,
 )
+from closedloop.monitoring._window_page import find_window, window_html
 from closedloop.monitoring._windows import WindowSpec
 
 __all__ = [
@@ -83,6 +84,8 @@ __all__ = [
     "WebhookSink",
     "sinks_from_config",
     "WindowSpec",
+    "find_window",
+    "window_html",
     "ColumnRule",
     "Distribution",
     "DriftDetector",
