@@ -184,7 +184,8 @@ def test_effective_size_counts_the_reference_noise() -> None:
 def test_floors_are_cached_per_column_method_and_size_and_reproducible() -> None:
     rng = np.random.default_rng(3)
     ref = population(5000, rng)
-    rules = {"cat": ColumnRule("tv"), "x": ColumnRule("psi")}
+    # thresholds no distance falls below: a floor is drawn only when it can decide
+    rules = {"cat": ColumnRule("tv", threshold=1e-12), "x": ColumnRule("psi", threshold=1e-12)}
     windows = [population(n, rng) for n in (300, 300, 700)]
     a = DriftDetector(SCHEMA, rules=rules).fit(ref)
     first = [a.compare(w) for w in windows]
@@ -195,6 +196,22 @@ def test_floors_are_cached_per_column_method_and_size_and_reproducible() -> None
     again = [b.compare(w) for w in reversed(windows)][::-1]
     assert [r.to_dict() for r in first] == [r.to_dict() for r in again]
     assert math.isnan(first[0].feature("n").noise_floor)  # a test has none
+
+
+def test_a_floor_is_drawn_only_when_it_can_decide() -> None:
+    rng = np.random.default_rng(4)
+    ref = population(5000, rng)
+    detector = DriftDetector(SCHEMA, rules={"x": ColumnRule("psi")}).fit(ref)
+    same = detector.compare(population(2000, rng)).feature("x")
+    assert same.statistic < same.threshold
+    assert not same.drifted
+    assert math.isnan(same.noise_floor)
+    assert not detector.noise_floors_
+    shifted = population(2000, rng)
+    shifted["x"] = shifted["x"] + 5 * shifted["x"].std()
+    moved = detector.compare(shifted).feature("x")
+    assert moved.drifted
+    assert moved.statistic > moved.noise_floor > 0
 
 
 # false positives on unchanged data -----------------------------------------------------------

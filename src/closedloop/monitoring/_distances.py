@@ -46,6 +46,7 @@ from closedloop.monitoring._stats import (
     aligned_counts,
     check_sorted_reference,
     clean_numeric,
+    distinct_sorted,
     non_empty,
 )
 
@@ -177,11 +178,11 @@ def numeric_shares(reference_sorted: FloatArray, current_sorted: FloatArray) -> 
     of either sample; beyond, Sturges' equal-width bins over both samples.
     """
     ref, cur = reference_sorted, current_sorted
-    distinct = np.unique(ref)
+    distinct = distinct_sorted(ref)[0]
     if len(distinct) > JS_DISTINCT_LIMIT:
         edges = sturges_edges(min(ref[0], cur[0]), max(ref[-1], cur[-1]), len(ref) + len(cur))
         return _sorted_histogram(ref, edges) / len(ref), _sorted_histogram(cur, edges) / len(cur)
-    keys = np.union1d(distinct, cur)
+    keys = np.union1d(distinct, distinct_sorted(cur)[0])
     shares = []
     for side in (ref, cur):
         counts = np.searchsorted(side, keys, side="right") - np.searchsorted(side, keys, "left")
@@ -263,22 +264,44 @@ def wasserstein_norm_sorted(
 def wasserstein_sorted(reference_sorted: FloatArray, current_sorted: FloatArray) -> float:
     """``scipy.stats.wasserstein_distance`` of two sorted samples, without re-sorting either.
 
-    The current values are inserted into the reference by position (``searchsorted``), which
-    merges the two in linear time; the integral of ``|F_ref - F_cur|`` then runs over the
-    merged values. Tied values sit next to each other with zero width between them, so
-    their order inside a tie does not matter.
+    The distance is the integral of the gap between the two quantile functions. Scaled by
+    ``n_ref * n_cur``, the reference's quantile function steps at ``k * n_cur`` and the
+    current's at ``l * n_ref``; the pieces between consecutive step points are summed per
+    side without merging the two: the piece ending at the reference's ``k``-th step starts
+    at the later of its previous step and the last current step strictly before it, and
+    the current's ``l``-th piece at the later of its previous step and the last reference
+    step at or before it (a tie is the reference's, the current piece gets width 0). Every
+    index comes from integer division by a constant (exact; no search, no merge), in blocks
+    that stay in the CPU cache, so the cost is a few linear passes over each side.
     """
-    n1, n2 = len(reference_sorted), len(current_sorted)
-    where = np.searchsorted(reference_sorted, current_sorted, side="left") + np.arange(n2)
-    is_cur = np.zeros(n1 + n2, dtype=bool)
-    is_cur[where] = True
-    merged = np.empty(n1 + n2, dtype=np.float64)
-    merged[where] = current_sorted
-    merged[~is_cur] = reference_sorted
-    n_cur_upto = np.cumsum(is_cur)[:-1]
-    n_ref_upto = np.arange(1, n1 + n2) - n_cur_upto
-    gaps = np.abs(n_ref_upto / n1 - n_cur_upto / n2)
-    return float(np.dot(gaps, np.diff(merged)))
+    nu, nv = len(reference_sorted), len(current_sorted)
+    total = _pieces(reference_sorted, current_sorted, tie_is_mine=True)
+    total += _pieces(current_sorted, reference_sorted, tie_is_mine=False)
+    return total / (float(nu) * float(nv))
+
+
+_BLOCK = 1 << 15  # values per block of wasserstein_sorted: its temporaries fit in L2
+
+
+def _pieces(mine: FloatArray, other: FloatArray, *, tie_is_mine: bool) -> float:
+    """Sum of ``gap * width`` over the pieces ending at the steps of ``mine`` (scaled)."""
+    n_mine, n_other = len(mine), len(other)
+    total = 0.0
+    for start in range(0, n_mine, _BLOCK):
+        stop = min(n_mine, start + _BLOCK)
+        end = np.arange(start + 1, stop + 1, dtype=np.int64) * n_other
+        at = (end - 1) // n_mine  # the other's quantile index on the piece ending at ``end``
+        # the other's last step before the piece's end: strictly before when a tie is
+        # mine, at or before when it is the other's (and then this piece may be empty)
+        other_step = (at if tie_is_mine else end // n_mine) * n_mine
+        width = end - np.maximum(end - n_other, other_step)
+        if not tie_is_mine:
+            np.maximum(width, 0, out=width)
+        gaps = np.abs(mine[start:stop] - other[at])
+        # einsum, not np.dot: BLAS may spread one dot product over threads, which costs
+        # far more than it saves on a block this size (100x on a busy 2-core machine)
+        total += float(np.einsum("i,i->", gaps, width.astype(np.float64)))
+    return total
 
 
 # binned forms -------------------------------------------------------------------------------

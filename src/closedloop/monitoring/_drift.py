@@ -10,9 +10,11 @@ at least ``drift_share`` of the columns did.
 from __future__ import annotations
 
 import math
+import os
 import zlib
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ from closedloop.monitoring._distances import (
     numeric_shares,
     total_variation,
     total_variation_rows,
-    wasserstein_norm_sorted,
+    wasserstein_sorted,
 )
 from closedloop.monitoring._profile import (
     CategoricalProfile,
@@ -60,9 +62,9 @@ from closedloop.monitoring._rules import (
 )
 from closedloop.monitoring._stats import (
     FloatArray,
-    bin_proportions,
+    bin_proportions_sorted,
     chi2_test,
-    ks_test_sorted,
+    ks_from_sorted,
     numeric_sample,
     psi_categorical,
     psi_from_proportions,
@@ -71,6 +73,9 @@ from closedloop.monitoring._stats import (
 __all__ = ["DriftDetector"]
 
 _NAN = math.nan
+_T = TypeVar("_T")
+_PARALLEL_MIN_ROWS = 50_000  # below, a thread pool costs more than it saves
+_MAX_THREADS = 8
 
 
 class DriftDetector:
@@ -190,7 +195,12 @@ class DriftDetector:
         labels = _column_labels(reference, columns, "reference")
         kinds = {name: self._kind(name, reference[labels[name]]) for name in columns}
         rules = self._column_rules(columns, kinds)
-        refs = {name: self._reference(reference, labels[name], kinds[name]) for name in columns}
+        fitted = _per_column(
+            lambda name: self._reference(reference, labels[name], kinds[name]),
+            columns,
+            len(reference),
+        )
+        refs = dict(zip(columns, fitted, strict=True))
         self.columns_ = tuple(columns)
         self.kinds_ = kinds
         self.rules_ = rules
@@ -381,12 +391,14 @@ class DriftDetector:
         if len(current) == 0:
             raise InvalidArgumentError("the current data has no rows")
         labels = _column_labels(current, self.columns_, "current")
-        features = tuple(
-            self._compare_numeric(name, self.reference_[name], current[labels[name]])
-            if self.kinds_[name] == "numeric"
-            else self._compare_categorical(name, self.reference_[name], current[labels[name]])
-            for name in self.columns_
-        )
+
+        def one(name: str) -> FeatureDrift:
+            ref, values = self.reference_[name], current[labels[name]]
+            if self.kinds_[name] == "numeric":
+                return self._compare_numeric(name, ref, values)
+            return self._compare_categorical(name, ref, values)
+
+        features = tuple(_per_column(one, self.columns_, len(current)))
         return DriftReport(
             features=features,
             alpha=float(self.alpha),
@@ -404,7 +416,7 @@ class DriftDetector:
         statistic = p_value = floor = _NAN
         if ref.n and len(cur):
             statistic, p_value = self._numeric_statistic(ref, cur, rule)
-            floor = self._floor(name, ref, len(cur), rule)
+            floor = self._floor(name, ref, len(cur), rule, statistic)
         return FeatureDrift(
             name=name,
             kind="numeric",
@@ -429,13 +441,15 @@ class DriftDetector:
     def _numeric_statistic(
         ref: FittedColumn, cur: FloatArray, rule: ResolvedRule
     ) -> tuple[float, float]:
+        # both sides are sorted and finite here: the unchecked forms copy nothing
         method = rule.method
         if method == "ks":  # n_reference: the true size when values are a sketch
-            return ks_test_sorted(ref.values, cur, n_reference=ref.n)
+            return ks_from_sorted(ref.values, cur, ref.n)
         if method == "wasserstein":
-            return wasserstein_norm_sorted(ref.values, cur, scale=ref.scale), _NAN
+            return wasserstein_sorted(ref.values, cur) / ref.scale, _NAN
         if method == "psi":
-            return psi_from_proportions(ref.proportions, bin_proportions(cur, ref.edges)), _NAN
+            shares = bin_proportions_sorted(cur, ref.edges)
+            return psi_from_proportions(ref.proportions, shares), _NAN
         ref_shares, cur_shares = numeric_shares(ref.values, cur)
         rows = {"jensenshannon": jensenshannon_rows, "tv": total_variation_rows}
         distance = rows.get(method, hellinger_rows)
@@ -458,7 +472,7 @@ class DriftDetector:
                     "tv": total_variation,
                 }.get(rule.method, hellinger)
                 statistic = distance(ref.counts, cur)
-            floor = self._floor(name, ref, n_cur, rule)
+            floor = self._floor(name, ref, n_cur, rule, statistic)
         return FeatureDrift(
             name=name,
             kind="categorical",
@@ -477,9 +491,15 @@ class DriftDetector:
             distribution=categorical_distribution(ref.counts, cur),
         )
 
-    def _floor(self, name: str, ref: FittedColumn, n_current: int, rule: ResolvedRule) -> float:
-        """The noise floor of a distance on ``n_current`` values (cached); NaN for a test."""
-        if rule.is_test or not rule.noise_floor:
+    def _floor(
+        self, name: str, ref: FittedColumn, n_current: int, rule: ResolvedRule, statistic: float
+    ) -> float:
+        """The noise floor of a distance on ``n_current`` values (cached).
+
+        NaN for a test, and for a distance below its threshold: such a column is not
+        drifted whatever its floor, so the resamples are not drawn.
+        """
+        if rule.is_test or not rule.noise_floor or not statistic >= rule.threshold:
             return _NAN
         key = (name, rule.method, n_current)
         cached = self.noise_floors_.get(key)
@@ -503,6 +523,19 @@ class DriftDetector:
         )
         self.noise_floors_[key] = floor
         return floor
+
+
+def _per_column(fn: Callable[[str], _T], columns: Sequence[str], n_rows: int) -> list[_T]:
+    """``[fn(c) for c in columns]``, on threads when the columns are long enough to gain.
+
+    The work per column is numpy's sorts, searches and reductions, which release the GIL:
+    columns of :data:`_PARALLEL_MIN_ROWS` rows or more run on up to one thread per CPU.
+    """
+    workers = min(len(columns), os.cpu_count() or 1, _MAX_THREADS)
+    if workers < 2 or n_rows < _PARALLEL_MIN_ROWS:
+        return [fn(c) for c in columns]
+    with ThreadPoolExecutor(workers, thread_name_prefix="closedloop-drift") as pool:
+        return list(pool.map(fn, columns))
 
 
 def _column_labels(frame: pd.DataFrame, columns: Sequence[str], label: str) -> dict[str, Hashable]:

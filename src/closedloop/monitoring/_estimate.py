@@ -313,7 +313,7 @@ def estimate_performance(
     return PerformanceEstimate(
         n_rows=n,
         accuracy=float(p_correct.mean()),
-        accuracy_standard_error=math.sqrt(float(np.dot(p_correct, 1.0 - p_correct))) / n,
+        accuracy_standard_error=math.sqrt(float(np.einsum("i,i->", p_correct, 1 - p_correct))) / n,
         roc_auc=roc_auc,
         precision=rates["precision"],
         recall=rates["recall"],

@@ -293,11 +293,11 @@ def regression_performance(
         if not np.isfinite(served).all():
             raise InvalidArgumentError("a labelled row's prediction is not a finite number")
         errors = truth - served
-        squared = float(np.dot(errors, errors))
+        squared = float(np.einsum("i,i->", errors, errors))
         mae = float(np.mean(np.abs(errors)))
         rmse = float(np.sqrt(squared / m))
         centred = truth - truth.mean()
-        total = float(np.dot(centred, centred))
+        total = float(np.einsum("i,i->", centred, centred))
         if m < 2:
             reasons["r2"] = "fewer than two labelled rows"
         elif total == 0.0:

@@ -21,7 +21,12 @@ import pandas as pd
 from closedloop.monitoring._distances import wasserstein_scale
 from closedloop.monitoring._report import Distribution
 from closedloop.monitoring._rules import FeatureKind
-from closedloop.monitoring._stats import FloatArray, bin_proportions, psi_edges
+from closedloop.monitoring._stats import (
+    FloatArray,
+    bin_proportions_sorted,
+    psi_edges_sorted,
+    sorted_quantiles,
+)
 
 __all__ = [
     "CategoricalProfile",
@@ -144,7 +149,7 @@ def numeric_column(
         )
     constant = values_sorted[0] == values_sorted[-1]
     exact_std = std is not None and not constant and std > 0
-    edges = psi_edges(values_sorted, bins=bins)
+    edges = psi_edges_sorted(values_sorted, bins)
     return FittedColumn(
         "numeric",
         label,
@@ -152,7 +157,7 @@ def numeric_column(
         values_sorted,
         {},
         edges,
-        bin_proportions(values_sorted, edges),
+        bin_proportions_sorted(values_sorted, edges),
         float(std) if exact_std and std is not None else wasserstein_scale(values_sorted),
         missing,
         non_finite,
@@ -226,16 +231,17 @@ def category_text(value: Any) -> str:
     return str(value)
 
 
-def numeric_summary(values: FloatArray) -> dict[str, float]:
-    if len(values) == 0:
+def numeric_summary(values_sorted: FloatArray) -> dict[str, float]:
+    """Mean, std, min, quantiles and max of finite values in ascending order."""
+    if len(values_sorted) == 0:
         return {}
-    quantiles = np.quantile(values, list(_QUANTILES.values()))
+    quantiles = sorted_quantiles(values_sorted, list(_QUANTILES.values()))
     return {
-        "mean": float(np.mean(values)),
-        "std": float(np.std(values, ddof=1 if len(values) > 1 else 0)),
-        "min": float(values.min()),
+        "mean": float(np.mean(values_sorted)),
+        "std": float(np.std(values_sorted, ddof=1 if len(values_sorted) > 1 else 0)),
+        "min": float(values_sorted[0]),
         **{key: float(q) for key, q in zip(_QUANTILES, quantiles, strict=True)},
-        "max": float(values.max()),
+        "max": float(values_sorted[-1]),
     }
 
 
@@ -248,15 +254,16 @@ def top_shares(counts: Mapping[str, int]) -> dict[str, float]:
 def numeric_distribution(ref: FloatArray, cur: FloatArray) -> Distribution:
     """Shares of both samples over one set of histogram bins spanning both.
 
-    Non-finite values (+-inf, NaN) are left out: the statistics exclude them too, and a
-    bin edge at infinity has no width to draw.
+    Both samples are ascending (a fitted reference, a sorted window). Non-finite values
+    (+-inf, NaN) are left out: the statistics exclude them too, and a bin edge at infinity
+    has no width to draw. The bins are numpy's ``bins="auto"`` over both samples together,
+    the counts ``np.histogram``'s, both read off the sorted samples without merging them.
     """
-    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
-    both = np.concatenate([ref, cur])
-    if len(both) == 0:
+    ref, cur = _finite_sorted(ref), _finite_sorted(cur)
+    if len(ref) + len(cur) == 0:
         return Distribution((), (), (), ())
-    edges = _plot_edges(both)
-    shares = [np.histogram(side, bins=edges)[0] / max(len(side), 1) for side in (ref, cur)]
+    edges = _plot_edges(ref, cur)
+    shares = [_histogram_sorted(side, edges) / max(len(side), 1) for side in (ref, cur)]
     labels = [f"[{a:.4g}, {b:.4g})" for a, b in itertools.pairwise(edges)]
     labels[-1] = labels[-1][:-1] + "]"  # numpy's last bin includes its right edge
     return Distribution(
@@ -267,12 +274,37 @@ def numeric_distribution(ref: FloatArray, cur: FloatArray) -> Distribution:
     )
 
 
-def _plot_edges(values: FloatArray) -> FloatArray:
-    lo, hi = float(values.min()), float(values.max())
+def _finite_sorted(values: FloatArray) -> FloatArray:
+    """Ascending values without NaN (sorted last) and +-inf (sorted at the ends)."""
+    if len(values) == 0 or (math.isfinite(values[0]) and math.isfinite(values[-1])):
+        return values
+    return values[np.isfinite(values)]
+
+
+def _histogram_sorted(values_sorted: FloatArray, edges: FloatArray) -> FloatArray:
+    """``np.histogram(values, bins=edges)[0]`` of ascending values inside the edges."""
+    cut = np.searchsorted(values_sorted, edges, side="left")
+    cut[-1] = np.searchsorted(values_sorted, edges[-1], side="right")
+    return np.diff(cut).astype(np.float64)
+
+
+def _whole(values: FloatArray) -> bool:
+    """Whether every value is a whole number (a spread-out sample is checked first)."""
+    if len(values) == 0:
+        return True
+    sample = values[:: max(1, len(values) // 1024)]
+    if not np.array_equal(sample, np.round(sample)):
+        return False
+    return bool(np.array_equal(values, np.round(values)))
+
+
+def _plot_edges(ref: FloatArray, cur: FloatArray) -> FloatArray:
+    ends = [a[i] for a in (ref, cur) if len(a) for i in (0, -1)]
+    lo, hi = float(min(ends)), float(max(ends))
     if lo == hi:
         return np.array([lo - 0.5, hi + 0.5])
-    n_bins = _auto_bins(values, hi - lo)
-    if np.all(values == np.round(values)):
+    n_bins = _auto_bins(ref, cur, hi - lo)
+    if _whole(ref) and _whole(cur):
         # whole numbers (ages, counts): bins of a whole width centred on them, or bars
         # alternately holding two and three values make a comb out of a smooth shape
         width = max(1.0, math.ceil((hi - lo + 1) / n_bins))
@@ -280,18 +312,44 @@ def _plot_edges(values: FloatArray) -> FloatArray:
     return np.linspace(lo, hi, n_bins + 1)
 
 
-def _auto_bins(values: FloatArray, span: float) -> int:
+def _auto_bins(ref: FloatArray, cur: FloatArray, span: float) -> int:
     """The bin count of numpy's ``bins="auto"`` (larger of Sturges and Freedman-Diaconis), capped.
 
     Computed here rather than by ``np.histogram_bin_edges``, which would first build every
     edge: a narrow interquartile range under a few far outliers asks for billions.
     """
-    n = len(values)
+    n = len(ref) + len(cur)
     sturges = math.ceil(span / (span / (math.log2(n) + 1.0)))
-    q75, q25 = np.percentile(values, [75, 25])
-    iqr = float(q75 - q25)
+    q25, q75 = (_union_quantile(ref, cur, q) for q in (0.25, 0.75))
+    iqr = q75 - q25
     fd = math.ceil(span / (2.0 * iqr * n ** (-1.0 / 3.0))) if iqr > 0 else 0
     return max(1, min(max(sturges, fd), _PLOT_MAX_BINS))
+
+
+def _union_quantile(a: FloatArray, b: FloatArray, q: float) -> float:
+    """``np.quantile(np.concatenate([a, b]), q)`` of two ascending arrays, without merging."""
+    virtual = (len(a) + len(b) - 1) * q
+    below = math.floor(virtual)
+    gamma = virtual - below
+    lo = _kth_of_union(a, b, below)
+    hi = _kth_of_union(a, b, min(below + 1, len(a) + len(b) - 1))
+    diff = hi - lo
+    return hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
+
+
+def _kth_of_union(a: FloatArray, b: FloatArray, k: int) -> float:
+    """The ``k``-th smallest (from 0) of the values of two ascending arrays."""
+    # take i values from a and k + 1 - i from b: the smallest i whose next a is not
+    # below the last b taken
+    lo, hi = max(0, k + 1 - len(b)), min(k + 1, len(a))
+    while lo < hi:
+        i = (lo + hi) // 2
+        if a[i] < b[k - i]:
+            lo = i + 1
+        else:
+            hi = i
+    i, j = lo, k + 1 - lo
+    return float(max(a[i - 1] if i else -math.inf, b[j - 1] if j else -math.inf))
 
 
 def categorical_distribution(ref: Mapping[str, int], cur: Mapping[str, int]) -> Distribution:

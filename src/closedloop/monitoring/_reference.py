@@ -26,6 +26,7 @@ import numpy as np
 from closedloop.core import LogicalType, ModelVersion, ProfileRecord, TableSchema, now_ms
 from closedloop.errors import InvalidArgumentError, StorageError
 from closedloop.monitoring._sketch import category_counts_of, numeric_values
+from closedloop.monitoring._stats import bin_counts_sorted, sorted_quantiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,12 +89,10 @@ class NumericReference:
         else:
             values = kept
         if n:
-            edges = np.unique(np.quantile(kept, np.linspace(0, 1, FINE_BINS + 1))[1:-1])
+            edges = np.unique(sorted_quantiles(kept, np.linspace(0, 1, FINE_BINS + 1))[1:-1])
             if edges.size == 0:  # a constant column: below, at and above the constant
                 edges = np.array([kept[0], np.nextafter(kept[0], math.inf)])
-            counts = np.bincount(
-                np.searchsorted(edges, kept, side="right"), minlength=len(edges) + 1
-            ).astype(np.float64)
+            counts = bin_counts_sorted(kept, edges).astype(np.float64)
         else:
             edges = np.empty(0)
             counts = np.zeros(1)

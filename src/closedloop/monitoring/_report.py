@@ -62,8 +62,9 @@ class FeatureDrift:
         statistic: The test statistic or the distance (NaN when a side has no value).
         p_value: The test's p-value; NaN for a distance (and when a side has no value).
         threshold: The test's significance level or the distance's threshold.
-        noise_floor: The distance's small-sample noise floor; NaN for a test or when it is
-            not used.
+        noise_floor: The distance's small-sample noise floor; NaN for a test, when it is
+            not used, and when the distance is below its threshold (the floor cannot
+            change that verdict, so it is not computed).
         drifted: A test: ``p_value < threshold``. A distance: ``statistic >= threshold`` and
             ``statistic > noise_floor``.
         reference_rows: Reference values the statistic used (finite numbers, or non-missing

@@ -81,7 +81,7 @@ from closedloop.monitoring._distances import (
     sturges_edges,
     total_variation_rows,
 )
-from closedloop.monitoring._stats import FloatArray
+from closedloop.monitoring._stats import FloatArray, distinct_sorted, sorted_quantiles
 
 __all__ = [
     "AUTO_TEST_MAX_N",
@@ -412,13 +412,15 @@ def null_model_numeric(
         counts = np.bincount(index, minlength=len(psi_edges) + 1)
         return NullModel(method, counts / len(ref), empty)
     if method == "wasserstein":
-        inner = np.unique(np.quantile(ref, np.linspace(0, 1, _WASSERSTEIN_GROUPS + 1))[1:-1])
-        group = np.searchsorted(inner, ref, side="right")
-        counts = np.bincount(group, minlength=len(inner) + 1).astype(np.float64)
-        sums = np.bincount(group, weights=ref, minlength=len(inner) + 1)
+        inner = np.unique(sorted_quantiles(ref, np.linspace(0, 1, _WASSERSTEIN_GROUPS + 1))[1:-1])
+        # group g holds the values with g inner edges at or below them: sorted, the groups
+        # are runs cut where each edge starts
+        bounds = np.concatenate([[0], np.searchsorted(ref, inner, side="left"), [len(ref)]])
+        counts = np.diff(bounds).astype(np.float64)
         keep = counts > 0
-        return NullModel(method, counts[keep] / len(ref), sums[keep] / counts[keep], scale)
-    distinct, counts = np.unique(ref, return_counts=True)
+        sums = np.add.reduceat(ref, bounds[:-1][keep])
+        return NullModel(method, counts[keep] / len(ref), sums / counts[keep], scale)
+    distinct, counts = distinct_sorted(ref)
     if len(distinct) <= JS_DISTINCT_LIMIT:
         return NullModel(method, counts / len(ref), empty)
     edges = sturges_edges(ref[0], ref[-1], len(ref) + n_current)
@@ -490,6 +492,6 @@ def _distance_rows(null: NullModel, shares: FloatArray, drawn: FloatArray) -> Fl
         return hellinger_rows(shares, drawn)
     if null.method == "wasserstein":
         gaps = np.abs(np.cumsum(drawn, axis=1) - np.cumsum(shares))[:, :-1]
-        out: FloatArray = gaps @ np.diff(null.support) / null.scale
+        out: FloatArray = np.einsum("ij,j->i", gaps, np.diff(null.support)) / null.scale
         return out
     raise InvalidArgumentError(f"{null.method!r} is a test, it has no noise floor")

@@ -89,7 +89,7 @@ class NumericSketch:
             missing=int(nan.sum()),
             nonfinite=int((~finite & ~nan).sum()),
             total=float(kept.sum()),
-            total_sq=float(np.dot(kept, kept)),
+            total_sq=float(np.einsum("i,i->", kept, kept)),  # no BLAS threads
             minimum=float(kept.min()) if kept.size else math.inf,
             maximum=float(kept.max()) if kept.size else -math.inf,
         )

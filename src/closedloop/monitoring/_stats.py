@@ -32,9 +32,13 @@ __all__ = [
     "NumericSample",
     "aligned_counts",
     "bin_proportions",
+    "bin_counts_sorted",
+    "bin_proportions_sorted",
     "check_sorted_reference",
     "chi2_test",
     "clean_numeric",
+    "distinct_sorted",
+    "ks_from_sorted",
     "ks_pvalue",
     "ks_statistic_sorted",
     "ks_test",
@@ -45,7 +49,9 @@ __all__ = [
     "psi",
     "psi_categorical",
     "psi_edges",
+    "psi_edges_sorted",
     "psi_from_proportions",
+    "sorted_quantiles",
 ]
 
 PSI_EPSILON = 1e-4
@@ -80,15 +86,53 @@ class NumericSample:
 
 
 def numeric_sample(values: npt.ArrayLike | pd.Series[Any]) -> NumericSample:
-    """Read ``values`` as numbers: finite values, missing count and non-finite count."""
+    """Read ``values`` as numbers: finite values, missing count and non-finite count.
+
+    The finite values may share memory with ``values`` when every value is a finite float
+    already (nothing to drop): treat them as read-only.
+    """
     if isinstance(values, pd.Series):
-        series = pd.to_numeric(values, errors="coerce")
+        series = values if values.dtype.kind == "f" else pd.to_numeric(values, errors="coerce")
     else:
         series = pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce")
     arr: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    nan = np.isnan(arr)
     finite = np.isfinite(arr)
-    return NumericSample(arr[finite], int(nan.sum()), int((~finite & ~nan).sum()))
+    if finite.all():
+        return NumericSample(arr, 0, 0)
+    n_nan = int(np.count_nonzero(np.isnan(arr)))
+    kept = arr[finite]
+    return NumericSample(kept, n_nan, len(arr) - len(kept) - n_nan)
+
+
+def distinct_sorted(values_sorted: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """``np.unique(values, return_counts=True)`` of an ascending array, without sorting it."""
+    if len(values_sorted) == 0:
+        return values_sorted[:0], np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.concatenate([[True], values_sorted[1:] != values_sorted[:-1]]))
+    counts = np.diff(np.append(starts, len(values_sorted)))
+    return values_sorted[starts], counts
+
+
+def sorted_quantiles(values_sorted: FloatArray, q: npt.ArrayLike) -> FloatArray:
+    """``np.quantile(values, q)`` (method ``linear``) of an ascending, finite, non-empty array.
+
+    The same arithmetic as numpy's (virtual index, then its ``_lerp``), read straight off
+    the sorted values instead of partitioning them again, so the results are equal.
+    """
+    quantiles = np.asarray(q, dtype=np.float64)
+    n = len(values_sorted)
+    virtual = (n - 1) * quantiles
+    below = np.floor(virtual)
+    gamma = virtual - below
+    lo = np.clip(below, 0, n - 1).astype(np.intp)
+    hi = np.clip(below + 1, 0, n - 1).astype(np.intp)
+    lo[virtual >= n - 1] = n - 1
+    a, b = values_sorted[lo], values_sorted[hi]
+    diff = b - a
+    out: FloatArray = a + diff * gamma
+    upper = gamma >= 0.5
+    out[upper] = (b - diff * (1 - gamma))[upper]
+    return out
 
 
 def clean_numeric(values: npt.ArrayLike | pd.Series[Any]) -> FloatArray:
@@ -160,11 +204,24 @@ def ks_test_sorted(
     """
     ref = check_sorted_reference(reference_sorted)
     cur = np.sort(non_empty(clean_numeric(current), "current"))
+    if n_reference is not None and (
+        isinstance(n_reference, bool) or not isinstance(n_reference, int) or n_reference < 1
+    ):
+        raise InvalidArgumentError(f"n_reference must be a positive integer, got {n_reference!r}")
+    return ks_from_sorted(ref, cur, n_reference)
+
+
+def ks_from_sorted(
+    reference_sorted: FloatArray, current_sorted: FloatArray, n_reference: int | None = None
+) -> tuple[float, float]:
+    """:func:`ks_test_sorted` of two samples already sorted, finite and non-empty (unchecked).
+
+    For callers that hold both sorted (a fitted detector): nothing is copied or re-checked.
+    """
+    ref, cur = reference_sorted, current_sorted
     statistic = ks_statistic_sorted(ref, cur)
     if n_reference is None or n_reference == len(ref):
         n1, exact = len(ref), True
-    elif isinstance(n_reference, bool) or not isinstance(n_reference, int) or n_reference < 1:
-        raise InvalidArgumentError(f"n_reference must be a positive integer, got {n_reference!r}")
     else:
         n1, exact = n_reference, False
     if exact and max(n1, len(cur)) <= KS_EXACT_MAX_N and _exact_helper() is None:
@@ -302,10 +359,15 @@ def psi_edges(reference: npt.ArrayLike | pd.Series[Any], *, bins: int = 10) -> F
     """
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise InvalidArgumentError(f"bins must be a positive integer, got {bins!r}")
-    ref = non_empty(clean_numeric(reference), "reference")
-    quantiles = np.quantile(ref, np.linspace(0.0, 1.0, bins + 1))
+    return psi_edges_sorted(np.sort(non_empty(clean_numeric(reference), "reference")), bins)
+
+
+def psi_edges_sorted(reference_sorted: FloatArray, bins: int) -> FloatArray:
+    """:func:`psi_edges` of an ascending, finite, non-empty reference (unchecked)."""
+    ref = reference_sorted
+    quantiles = sorted_quantiles(ref, np.linspace(0.0, 1.0, bins + 1))
     edges = np.unique(quantiles[1:-1])
-    top = float(ref.max())
+    top = float(ref[-1])
     if len(edges) and edges[-1] == top:
         edges = np.append(edges, np.nextafter(top, np.inf))
     return edges
@@ -316,6 +378,23 @@ def bin_proportions(values: FloatArray, edges: FloatArray) -> FloatArray:
     index = np.searchsorted(edges, values, side="right")
     counts = np.bincount(index, minlength=len(edges) + 1).astype(np.float64)
     return counts / max(len(values), 1)
+
+
+def bin_proportions_sorted(values_sorted: FloatArray, edges: FloatArray) -> FloatArray:
+    """:func:`bin_proportions` of ascending values: one search per edge, not per value.
+
+    A value falls in bin ``k`` when exactly ``k`` edges are at or below it, so the values
+    before bin ``k`` are those below ``edges[k - 1]``.
+    """
+    return bin_counts_sorted(values_sorted, edges).astype(np.float64) / max(len(values_sorted), 1)
+
+
+def bin_counts_sorted(values_sorted: FloatArray, edges: FloatArray) -> npt.NDArray[np.intp]:
+    """The count of ascending values in each bin of :func:`psi_edges` (``len(edges) + 1``)."""
+    cut = np.searchsorted(values_sorted, edges, side="left").astype(np.intp)
+    bounds = np.concatenate([np.zeros(1, np.intp), cut, np.full(1, len(values_sorted), np.intp)])
+    counts: npt.NDArray[np.intp] = np.diff(bounds)
+    return counts
 
 
 def psi(
