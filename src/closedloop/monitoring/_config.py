@@ -79,7 +79,7 @@ class MonitorConfig:
     min_group_size: int = 30
     profile: str = "default"
     interval_ms: int = 60_000
-    alerts: tuple[Mapping[str, Any], ...] | None = None
+    alerts: tuple[Mapping[str, Any] | str, ...] | None = None
     sinks: tuple[Mapping[str, Any], ...] | None = None
 
     @classmethod
@@ -128,7 +128,7 @@ class MonitorConfig:
         min_group_size: int | None = None,
         profile: str | None = None,
         interval: Any = None,
-        alerts: Sequence[Mapping[str, Any]] | None = None,
+        alerts: Sequence[Mapping[str, Any] | str] | None = None,
         sinks: Sequence[Mapping[str, Any]] | None = None,
     ) -> MonitorConfig:
         """This config with the given options replaced (``None``: kept).
@@ -209,12 +209,18 @@ def _rules(value: Any) -> dict[str, ColumnRule] | None:
     return out
 
 
-def _list(value: Any, key: str) -> list[Mapping[str, Any]] | None:
+def _list(value: Any, key: str) -> list[Any] | None:
+    """A list of mappings; the alert rules may also hold the word ``defaults``."""
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+    allowed = (lambda v: isinstance(v, Mapping) or v == "defaults") if key == "alerts" else None
+    ok = isinstance(value, list) and all(
+        isinstance(v, Mapping) if allowed is None else allowed(v) for v in value
+    )
+    if not ok:
+        extra = " or the word defaults" if key == "alerts" else ""
         raise ConfigurationError(
-            f"monitoring.{key} must be a list of mappings",
+            f"monitoring.{key} must be a list of mappings{extra}",
             hint=f"see docs/monitoring.md for the {key} format",
         )
     return list(value)
