@@ -15,6 +15,16 @@ routes) goes to a FastAPI application (:mod:`closedloop.serving._control`). Each
 carries ``X-Request-ID``; each error has its protocol's shape (native
 ``{"error": {"code", "message", "hint"}}``, MLflow ``{"error_code", "message"}``, v2
 ``{"error": "<message>"}``); an unexpected failure is a JSON 500 naming nothing internal.
+
+A scoring request refused for its input (400 malformed, 413 too large, 415 wrong content
+type, 422 invalid or off the training data under a ``refuse`` policy; also a bad
+``X-Request-ID``) to an endpoint this server serves is recorded as one
+:class:`~closedloop.core.Refusal` — endpoint, protocol, status, the error's code in lower
+case, and the version the request would have reached (the one its URL names, else the
+route its id picks; ``None`` when the URL names a version the endpoint does not serve).
+The record goes through the log writer's queue (never a write on the request path) and is
+kept whatever ``log_predictions`` says: it holds no input, only counts monitoring needs
+for ``quality.refused_rate``. A request to an unknown endpoint (404) is not a refusal.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import msgspec
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
+from closedloop.core import Refusal, now_ms
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
 from closedloop.serving._batch import Batch
 from closedloop.serving._checks import check_policy
@@ -71,7 +82,7 @@ from closedloop.workspace import Workspace
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["MAX_RECORDS", "REQUEST_ID_HEADER", "ServingApp", "create_app"]
+__all__ = ["MAX_RECORDS", "REFUSED_STATUSES", "REQUEST_ID_HEADER", "ServingApp", "create_app"]
 
 _log = logging.getLogger("closedloop.serving")
 
@@ -80,6 +91,8 @@ MAX_RECORDS = 10_000
 #: Bodies larger than this are decoded in a worker thread, off the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
 _JSON = msgspec.json.Encoder()
+#: Statuses of requests refused for their input (counted as refusals for monitoring).
+REFUSED_STATUSES = frozenset({400, 413, 415, 422})
 #: Seconds after start at which the control plane is built in the background.
 CONTROL_PREBUILD_SECONDS = 1.0
 
@@ -113,7 +126,9 @@ class ServingApp:
         self.max_body_bytes = max_body_bytes
         self.reload_interval = reload_interval
         self.metrics = ServerMetrics()
-        self.writer = LogWriter(ws, on_commit=self.metrics.committed)
+        self.writer = LogWriter(
+            ws, on_commit=self.metrics.committed, on_refusals=self.metrics.refusals
+        )
         self.predictor = Predictor(
             ws,
             self.writer,
@@ -262,7 +277,9 @@ class ServingApp:
             request_id, content_type, declared = _headers(scope)
         except _BadRequestIdError as e:
             request_id = uuid.uuid4().hex
-            status, payload, extra = _error(protocol, _bad_request_id(str(e)))
+            refused = _bad_request_id(str(e))
+            status, payload, extra = _error(protocol, refused)
+            self._refused(name, version, request_id, protocol, status, refused.code)
             await _respond(send, status, payload, request_id, extra)
             return
         self.metrics.in_flight.inc()
@@ -274,6 +291,7 @@ class ServingApp:
                 return
             if body is None:
                 status, payload, extra = _too_large(protocol, self.max_body_bytes)
+                self._refused(name, version, request_id, protocol, status, PAYLOAD_TOO_LARGE)
             else:
                 try:
                     table = self.router.get(name) if name is not None else self.router.default
@@ -287,6 +305,8 @@ class ServingApp:
                     extra = []
                 except ClosedLoopError as e:
                     status, payload, extra = _error(protocol, e)
+                    if status in REFUSED_STATUSES and not isinstance(e, NotFoundError):
+                        self._refused(name, version, request_id, protocol, status, e.code)
                 except Exception:
                     _log.exception("%s %s failed (request %s)", protocol, scope["path"], request_id)
                     status, payload, extra = 500, _JSON.encode(internal_error_body()), []
@@ -294,6 +314,37 @@ class ServingApp:
         finally:
             self.metrics.in_flight.dec()
         self.metrics.observe(endpoint, version_id, protocol, status, time.perf_counter() - started)
+
+    def _refused(
+        self,
+        name: str | None,
+        version: str | None,
+        request_id: str,
+        protocol: str,
+        status: int,
+        code: str,
+    ) -> None:
+        """Queue the record of a request refused for its input (see the module docstring).
+
+        Never raises: counting refusals must not change the answer.
+        """
+        try:
+            table = self.router.tables.get(name) if name is not None else self.router.default
+            if table is None:  # not an endpoint of this server: a 404's business, not ours
+                return
+            version_id: str | None = None
+            if version is None:
+                version_id = table.pick(request_id).version.id
+            else:
+                for target in (*table.routes, *table.shadows):
+                    if str(target.version.version) == version:
+                        version_id = target.version.id
+                        break
+            self.writer.refuse(
+                Refusal(now_ms(), table.endpoint, version_id, protocol, status, code.lower())
+            )
+        except Exception:
+            _log.exception("could not record a refused request (request %s)", request_id)
 
     async def _answer(
         self,

@@ -16,6 +16,13 @@ whose commit fails is answered with an error (503 for a storage error), never wi
 prediction that was not logged. Shadow scores (:meth:`LogWriter.submit_nowait`) ride the
 same commits but nobody waits for them.
 
+Refused requests (bad input: 400, 413, 415, 422) are counted too, one
+:class:`~closedloop.core.Refusal` each (:meth:`LogWriter.refuse`): they ride the same
+queue, nobody waits for them, and the writer stores each group's refusals in one
+``append_refusals`` call after the group's commit. A refusal that cannot be stored (the
+queue full, the writer closed, the write failing) is logged and counted
+(``on_refusals``), never raised: the refused request is answered with its 4xx either way.
+
 Back pressure: the queue is bounded (``max_queue`` requests); a request that finds it full
 is refused with :class:`LogBehindError` (503, retry) rather than piling up memory. Each
 request's ``latency_ms`` is taken by the writer just before it seals the request, so it
@@ -35,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from closedloop.core import LoggedRequest, now_ms
+from closedloop.core import LoggedRequest, Refusal, now_ms
 from closedloop.errors import AlreadyExistsError, ClosedLoopError, StorageError
 from closedloop.metadata import RequestAppender
 from closedloop.predictions import LOG_PURPOSE, logged_request
@@ -105,6 +112,8 @@ class LogWriter:
             (0: commit what is queued at once; under load groups form by themselves).
         on_commit: Called from the writer thread after each commit with the requests and
             rows committed (for metrics).
+        on_refusals: Called with the refusals stored and those lost (for metrics), from
+            the writer thread or from :meth:`refuse`.
     """
 
     def __init__(
@@ -115,14 +124,16 @@ class LogWriter:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_delay: float = 0.0,
         on_commit: Callable[[int, int], None] | None = None,
+        on_refusals: Callable[[int, int], None] | None = None,
     ) -> None:
         self.ws = ws
         self.max_group = max_group
         self.max_queue = max_queue
         self.max_delay = max_delay
         self.on_commit = on_commit
+        self.on_refusals = on_refusals
         self._sealer = ws.record_sealer(LOG_PURPOSE)
-        self._queue: queue.SimpleQueue[LogItem | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[LogItem | Refusal | None] = queue.SimpleQueue()
         self._depth = 0
         self._depth_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -130,6 +141,8 @@ class LogWriter:
         self.committed_requests = 0
         self.committed_rows = 0
         self.dropped_shadows = 0
+        self.refusals_recorded = 0
+        self.refusals_lost = 0
 
     @property
     def depth(self) -> int:
@@ -147,7 +160,7 @@ class LogWriter:
             self._thread.start()
         return self
 
-    def _put(self, item: LogItem) -> None:
+    def _put(self, item: LogItem | Refusal) -> None:
         with self._depth_lock:
             if self._closed:
                 raise LogBehindError(
@@ -186,6 +199,28 @@ class LogWriter:
             return False
         return True
 
+    def refuse(self, refusal: Refusal) -> bool:
+        """Queue a refused request's record without waiting; ``False`` if it was lost.
+
+        Never raises: a full queue or a closed writer loses the record (logged, counted).
+        """
+        try:
+            self._put(refusal)
+        except LogBehindError as e:
+            self._refusals_done(0, 1)
+            _log.warning("a refused request to %s was not recorded: %s", refusal.endpoint, e)
+            return False
+        return True
+
+    def _refusals_done(self, recorded: int, lost: int) -> None:
+        self.refusals_recorded += recorded
+        self.refusals_lost += lost
+        if self.on_refusals is not None:
+            try:
+                self.on_refusals(recorded, lost)
+            except Exception:  # metrics must never fail the log
+                _log.exception("refusal callback failed")
+
     def close(self, timeout: float = 30.0) -> None:
         """Commit everything queued, then stop the thread (new submissions are refused)."""
         with self._depth_lock:
@@ -196,11 +231,11 @@ class LogWriter:
             self._thread = None
 
     # the writer thread ---------------------------------------------------------------------
-    def _take(self) -> tuple[list[LogItem], bool]:
+    def _take(self) -> tuple[list[LogItem | Refusal], bool]:
         first = self._queue.get()
         if first is None:
             return [], True
-        group = [first]
+        group: list[LogItem | Refusal] = [first]
         stop = False
         deadline = time.perf_counter() + self.max_delay
         while len(group) < self.max_group:
@@ -240,7 +275,7 @@ class LogWriter:
                 self._commit(group)
             if stop:
                 # Drain what arrived before close(): nothing queued is left behind.
-                rest: list[LogItem] = []
+                rest: list[LogItem | Refusal] = []
                 while True:
                     try:
                         item = self._queue.get_nowait()
@@ -273,7 +308,29 @@ class LogWriter:
             matrix=item.matrix,
         )
 
-    def _commit(self, group: list[LogItem]) -> None:
+    def _commit(self, taken: list[LogItem | Refusal]) -> None:
+        group = [item for item in taken if isinstance(item, LogItem)]
+        if len(group) < len(taken):
+            try:
+                self._commit_requests(group)
+            finally:
+                self._store_refusals([r for r in taken if isinstance(r, Refusal)])
+        else:
+            self._commit_requests(group)
+
+    def _store_refusals(self, refusals: list[Refusal]) -> None:
+        """Store refused requests' records in one write; a failure is logged and counted."""
+        try:
+            self.ws.metadata.predictions.append_refusals(refusals)
+        except Exception as e:  # never a 5xx, never a stuck writer: the records are lost
+            _log.error("%d refused request(s) were not recorded: %s", len(refusals), e)
+            self._refusals_done(0, len(refusals))
+            return
+        self._refusals_done(len(refusals), 0)
+
+    def _commit_requests(self, group: list[LogItem]) -> None:
+        if not group:
+            return
         at = now_ms()
         try:
             records = [self._record(item, at) for item in group]

@@ -10,6 +10,9 @@ Names follow BentoML's and MLServer's precedents:
   shadow);
 - ``closedloop_rows_logged_total`` and ``closedloop_log_commits_total`` — the log writer's
   rows and transactions; ``closedloop_log_queue_depth`` — requests waiting for it;
+- ``closedloop_refusals_logged_total`` and ``closedloop_refusals_lost_total`` — refused
+  requests (bad input) recorded for monitoring's refused rate, and those whose record could
+  not be stored (queue full, writer closed, write failed);
 - ``closedloop_model_swaps_total`` — route tables replaced after an alias or endpoint moved.
 
 One server process keeps its metrics in its own registry. With several worker processes
@@ -83,6 +86,16 @@ class ServerMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.refusals_logged = Counter(
+            "closedloop_refusals_logged",
+            "Refused requests (bad input) recorded in the prediction log.",
+            registry=r,
+        )
+        self.refusals_lost = Counter(
+            "closedloop_refusals_lost",
+            "Refused requests whose record could not be stored.",
+            registry=r,
+        )
         self.swaps = Counter(
             "closedloop_model_swaps", "Route tables replaced after a registry move.", registry=r
         )
@@ -110,6 +123,13 @@ class ServerMetrics:
         """Count one log commit (called from the writer thread)."""
         self.log_commits.inc()
         self.rows_logged.inc(rows)
+
+    def refusals(self, recorded: int, lost: int) -> None:
+        """Count refusal records stored and lost (called from the writer thread)."""
+        if recorded:
+            self.refusals_logged.inc(recorded)
+        if lost:
+            self.refusals_lost.inc(lost)
 
     def render(self, queue_depth: Callable[[], int]) -> bytes:
         """The exposition text (all workers' values added up in multiprocess mode)."""
