@@ -115,14 +115,37 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor/--no-monitor",
+            help="While serving, run monitoring rounds (closedloop monitor run) for every "
+            "served version in the background: windows, drift, alerts, per the monitoring "
+            "settings. One process runs them (the supervisor with --workers N).",
+        ),
+    ] = False,
+    monitor_interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="With --monitor: seconds between monitoring rounds. Default: the "
+            "monitoring interval setting (60s).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve models and endpoints over the native, MLflow and Open Inference v2 protocols.
 
     Scoring: POST /v1/models/NAME/predict (and /predict), POST /invocations (MLflow),
     POST /v2/models/NAME/infer (OIP v2). Also GET /healthz, /readyz, /metrics,
     /v1/models, POST /v1/feedback. Every answered row is committed to the prediction log
-    before its answer is sent. Limits and policies left unset come from the settings
-    (serving_* in closedloop.yaml or CLOSEDLOOP_* variables).
+    before its answer is sent; requests refused for bad input (400/413/415/422) are
+    counted for monitoring's refused rate. Limits and policies left unset come from the
+    settings (serving_* in closedloop.yaml or CLOSEDLOOP_* variables).
+
+    With --monitor the server also runs a monitoring round every --monitor-interval
+    seconds for each served version (aliases and endpoints followed), in the background;
+    a failing round is logged and tried again, and each round logs one summary line.
     """
     # FastAPI and uvicorn load only for this command, keeping every other command fast.
     from closedloop import serving
@@ -133,6 +156,11 @@ def serve(
         raise InvalidArgumentError(
             "nothing to serve",
             hint="give a model reference (closedloop serve churn@champion) or --endpoint NAME",
+        )
+    if monitor_interval is not None and not monitor:
+        raise InvalidArgumentError(
+            "--monitor-interval needs --monitor",
+            hint="add --monitor to run monitoring rounds while serving",
         )
     ws = state(ctx).client().workspace
     names = [r.split("@", 1)[0].split("/", 1)[0] for r in refs] + endpoints
@@ -153,6 +181,8 @@ def serve(
                 )
             )
         console.print(line(f"  POST {url}/invocations   GET {url}/metrics   GET {url}/readyz"))
+        if monitor:
+            console.print(line("  monitoring every served version in the background"))
         console.print(line("  press Ctrl-C to stop"))
 
     serving.serve(
@@ -171,4 +201,6 @@ def serve(
         max_string_length=max_string_length,
         out_of_range=None if out_of_range is None else out_of_range.value,
         unseen_categories=None if unseen_categories is None else unseen_categories.value,
+        monitor=monitor,
+        monitor_interval=monitor_interval,
     )

@@ -9,11 +9,18 @@ workspace, loading the models and running its own log writer; they share the por
 prediction log. A worker that dies is replaced. SIGTERM (or Ctrl-C) stops the supervisor's
 workers gracefully: each stops accepting, finishes its open requests — every answered row
 already committed — flushes the shadow scores, and exits; then the supervisor exits 0.
+
+With ``monitor=True`` the server also runs monitoring rounds for every served version in a
+background thread (:class:`~closedloop.serving._monitor.ServingMonitor`) of exactly one
+process: the server process with one worker, the supervisor with several (the workers
+never monitor). It starts once the server is set up and stops (after its round in
+progress) when the server stops.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -33,6 +40,7 @@ from closedloop.errors import ConfigurationError, InvalidArgumentError
 from closedloop.serving._app import ServingApp, create_app
 from closedloop.serving._malloc import tune_malloc
 from closedloop.serving._metrics import MULTIPROC_ENV
+from closedloop.serving._monitor import ServingMonitor
 from closedloop.serving._transport import CoalescingHttpToolsProtocol
 from closedloop.workspace import Workspace
 
@@ -139,6 +147,8 @@ def serve(
     workers: int | None = None,
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
+    monitor: bool = False,
+    monitor_interval: float | None = None,
     **options: Any,
 ) -> None:
     """Serve model references and registry endpoints over HTTP until SIGTERM or Ctrl-C.
@@ -151,8 +161,13 @@ def serve(
         port: TCP port; 0 picks a free one.
         workers: Worker processes sharing the port and the log (``None``: the
             ``serving_workers`` setting).
-        log_level: uvicorn's log level (``critical`` … ``trace``).
+        log_level: uvicorn's log level (``critical`` … ``trace``); also the level of the
+            monitor's round lines.
         on_ready: Called with the base URL once the server listens.
+        monitor: Run monitoring rounds for every served version in the background (one
+            process: this one; with several workers, the supervisor).
+        monitor_interval: Seconds between monitoring rounds (``None``: the ``interval``
+            of the ``monitoring:`` settings).
         **options: :func:`~closedloop.serving.create_app` options (``log_predictions``,
             ``max_body_bytes``, ``max_string_length``, ``out_of_range``,
             ``unseen_categories``, ``use_onnx``, ``reload_interval``, ``max_records``).
@@ -160,6 +175,7 @@ def serve(
     Raises:
         NotFoundError: No such model version or endpoint.
         InvalidArgumentError: An option is out of its range.
+        ConfigurationError: ``monitor`` with invalid monitoring settings.
     """
     count = ws.settings.serving_workers if workers is None else workers
     if count < 1:
@@ -168,11 +184,47 @@ def serve(
     tune_malloc()  # this process is a server from here on (see _malloc)
     if count == 1:
         app = create_app(ws, refs, endpoints=endpoints, **options)
-        _Server(_config(app, host, port, log_level), on_ready).run()
+        with _monitoring(ws, refs, endpoints, monitor, monitor_interval, log_level):
+            _Server(_config(app, host, port, log_level), on_ready).run()
         return
     # Check everything loads before starting workers: a bad reference fails here, once.
     create_app(ws, refs, endpoints=endpoints, **{**options, "reload_interval": 0})
-    _supervise(ws, refs, endpoints, host, port, count, log_level, on_ready, options)
+    with _monitoring(ws, refs, endpoints, monitor, monitor_interval, log_level):
+        _supervise(ws, refs, endpoints, host, port, count, log_level, on_ready, options)
+
+
+@contextlib.contextmanager
+def _monitoring(
+    ws: Workspace,
+    refs: Sequence[str],
+    endpoints: Sequence[str],
+    enabled: bool,
+    interval: float | None,
+    log_level: str,
+) -> Iterator[ServingMonitor | None]:
+    """Run a :class:`ServingMonitor` while the body serves (nothing when not ``enabled``)."""
+    if not enabled:
+        yield None
+        return
+    monitor = ServingMonitor.for_served(ws, refs, endpoints, interval=interval)
+    _show_monitor_log(log_level)
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        monitor.stop()
+
+
+def _show_monitor_log(log_level: str) -> None:
+    """Print the monitor's lines like uvicorn's, unless the application configured logging."""
+    logger = logging.getLogger("closedloop.serving.monitor")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.addHandler(handler)
+    level = logging.getLevelName(log_level.upper())
+    logger.setLevel(level if isinstance(level, int) else logging.INFO)
 
 
 def _supervise(
@@ -236,11 +288,18 @@ class BackgroundServer:
         port: TCP port; ``None`` or 0 lets the system pick a free one.
         timeout: Seconds to wait for ``/health`` to answer, and for the stop.
         log_level: uvicorn's log level.
+        monitor: Run monitoring rounds for the served versions in a background thread
+            while the server runs (see :func:`serve`).
+        monitor_interval: Seconds between monitoring rounds (``None``: the settings').
         **options: :func:`create_app` options, with a workspace.
+
+    Attributes:
+        monitor: The background monitor (``None`` without ``monitor``).
 
     Raises:
         InvalidArgumentError: Nothing to serve with a workspace, or a reference with an app.
         NotFoundError: No such model version.
+        ConfigurationError: ``monitor`` with invalid monitoring settings.
     """
 
     def __init__(
@@ -253,6 +312,8 @@ class BackgroundServer:
         port: int | None = None,
         timeout: float = 10.0,
         log_level: str = "warning",
+        monitor: bool = False,
+        monitor_interval: float | None = None,
         **options: Any,
     ) -> None:
         if isinstance(source, ServingApp):
@@ -267,6 +328,11 @@ class BackgroundServer:
             app = create_app(source, model_ref, endpoints=endpoints, **options)
         self.app = app
         self.timeout = timeout
+        self.monitor = (
+            ServingMonitor(app.ws, app.router.sources, interval=monitor_interval)
+            if monitor
+            else None
+        )
         self._server = _Server(_config(app, host, port or 0, log_level), None)
         self._thread: threading.Thread | None = None
 
@@ -300,6 +366,8 @@ class BackgroundServer:
                 )
             time.sleep(0.01)
         self._wait_healthy(deadline)
+        if self.monitor is not None:
+            self.monitor.start()
         return self
 
     def _wait_healthy(self, deadline: float) -> None:
@@ -326,6 +394,8 @@ class BackgroundServer:
                 self._server.force_exit = True
                 self._thread.join(self.timeout)
             self._thread = None
+        if self.monitor is not None:
+            self.monitor.stop(self.timeout)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()
