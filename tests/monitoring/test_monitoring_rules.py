@@ -20,6 +20,9 @@ from closedloop.monitoring import (
 from closedloop.monitoring._rules import (
     AUTO_TEST_MAX_N,
     DEFAULT_THRESHOLDS,
+    EARLY_MARGIN,
+    EARLY_RESAMPLES,
+    FloorSampler,
     NullModel,
     auto_resamples,
     effective_size,
@@ -307,3 +310,17 @@ def test_40_categories_on_3000_row_windows_do_not_drift_by_noise(method: str) ->
     shares[:4] /= 2
     moved = pd.DataFrame({"cat": rng.choice(CATEGORIES, 3000, p=shares / shares.sum())})
     assert floored.compare(moved).feature("cat").drifted
+
+
+def test_a_distance_far_beyond_its_first_resamples_stops_there() -> None:
+    null = null_model_categorical("jensenshannon", [50.0, 30.0, 20.0])
+    full = noise_floor(null, 2000, seed=7)
+    sampler = FloorSampler(null, 2000, seed=7)
+    assert sampler.floor(0.001) == full  # close to the floor: every resample is drawn
+    early = FloorSampler(null, 2000, seed=7)
+    far = early.floor(0.5)
+    assert early._count == EARLY_RESAMPLES
+    assert 0 < far < 0.5 / EARLY_MARGIN
+    # the same first draws whichever distance asked first
+    assert sampler.floor(0.5) == far
+    assert early.floor() == full

@@ -50,12 +50,12 @@ from closedloop.monitoring._rules import (
     DEFAULT_DRIFT_SHARE,
     ColumnRule,
     FeatureKind,
+    FloorSampler,
     NullModel,
     ResolvedRule,
     check_alpha,
     check_drift_share,
     effective_size,
-    noise_floor,
     null_model_categorical,
     null_model_numeric,
     resolve_rule,
@@ -110,8 +110,9 @@ class DriftDetector:
         columns_: The columns checked, in order (as text).
         kinds_: ``numeric`` or ``categorical`` per column.
         n_reference_rows_: Rows of the reference frame.
-        noise_floors_: The noise floors computed so far, by (column, method, window size);
-            filled by ``compare``.
+        noise_floors_: The noise floors reported so far, by (column, method, window size);
+            filled by ``compare`` (a distance far beyond its first resamples stops there,
+            see :class:`~closedloop.monitoring._rules.FloorSampler`).
 
     Example:
         >>> detector = DriftDetector(version.signature).fit(train_df)  # doctest: +SKIP
@@ -207,6 +208,7 @@ class DriftDetector:
         self.reference_ = refs
         self.n_reference_rows_ = len(reference)
         self.noise_floors_: dict[tuple[str, str, int], float] = {}
+        self._samplers: dict[tuple[str, str, int], FloorSampler] = {}
         return self
 
     def _check_params(self) -> None:
@@ -364,6 +366,7 @@ class DriftDetector:
         detector.reference_ = refs
         detector.n_reference_rows_ = int(n_rows)
         detector.noise_floors_ = {}
+        detector._samplers = {}
         return detector
 
     # comparing ---------------------------------------------------------------------------------
@@ -502,25 +505,30 @@ class DriftDetector:
         if rule.is_test or not rule.noise_floor or not statistic >= rule.threshold:
             return _NAN
         key = (name, rule.method, n_current)
-        cached = self.noise_floors_.get(key)
-        if cached is not None:
-            return cached
-        null: NullModel
-        if ref.kind == "categorical":
-            null = null_model_categorical(rule.method, list(ref.counts.values()))
-        else:
-            null = null_model_numeric(
-                rule.method, ref.values, n_current=n_current, psi_edges=ref.edges, scale=ref.scale
+        sampler = self._samplers.get(key)
+        if sampler is None:
+            null: NullModel
+            if ref.kind == "categorical":
+                null = null_model_categorical(rule.method, list(ref.counts.values()))
+            else:
+                null = null_model_numeric(
+                    rule.method,
+                    ref.values,
+                    n_current=n_current,
+                    psi_edges=ref.edges,
+                    scale=ref.scale,
+                )
+            # one seed per (column, method, size): a floor does not depend on the compare order
+            tag = zlib.crc32(f"{name}\0{rule.method}".encode())
+            sampler = FloorSampler(
+                null,
+                effective_size(ref.n, n_current),
+                alpha=self.alpha,
+                resamples=self.resamples,
+                seed=[self.random_state, n_current, tag],
             )
-        # one seed per (column, method, size): a floor does not depend on the compare order
-        tag = zlib.crc32(f"{name}\0{rule.method}".encode())
-        floor = noise_floor(
-            null,
-            effective_size(ref.n, n_current),
-            alpha=self.alpha,
-            resamples=self.resamples,
-            seed=[self.random_state, n_current, tag],
-        )
+            self._samplers[key] = sampler
+        floor = sampler.floor(statistic)
         self.noise_floors_[key] = floor
         return floor
 

@@ -90,12 +90,15 @@ __all__ = [
     "DEFAULT_DRIFT_SHARE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_THRESHOLDS",
+    "EARLY_MARGIN",
+    "EARLY_RESAMPLES",
     "METHODS",
     "METHOD_NAMES",
     "NUMERIC_METHODS",
     "TEST_METHODS",
     "ColumnRule",
     "FeatureKind",
+    "FloorSampler",
     "Method",
     "MIN_RESAMPLES",
     "NullModel",
@@ -152,6 +155,10 @@ METHOD_NAMES = MappingProxyType(
 )
 """Display name of each method."""
 
+#: Resamples a floor draws first; enough when the distance is far beyond all of them.
+EARLY_RESAMPLES = 100
+#: How far beyond the largest early resample a distance must be to stop there.
+EARLY_MARGIN = 2.0
 _WASSERSTEIN_GROUPS = 100  # reference-quantile groups of the Wasserstein noise floor
 _CHUNK_CELLS = 4_000_000  # resample matrix cells per step: bounds memory on wide columns
 _BUDGET_CELLS = 2_000_000  # resample matrix cells of a default floor: bounds its time
@@ -466,19 +473,68 @@ def noise_floor(
     Raises:
         InvalidArgumentError: ``n`` or ``resamples`` is below 1.
     """
-    shares = null.shares / null.shares.sum()
-    if resamples is None:
-        resamples = auto_resamples(len(shares))
-    if n < 1 or resamples < 1:
-        raise InvalidArgumentError(f"n and resamples must be positive, got {n} and {resamples}")
-    rng = np.random.default_rng(seed)
-    rows = max(1, _CHUNK_CELLS // max(len(shares), 1))
-    distances = []
-    for start in range(0, resamples, rows):
-        size = min(rows, resamples - start)
-        drawn = rng.multinomial(n, shares, size=size) / n
-        distances.append(_distance_rows(null, shares, drawn))
-    return float(np.quantile(np.concatenate(distances), 1 - alpha, method="higher"))
+    return FloorSampler(null, n, alpha=alpha, resamples=resamples, seed=seed).floor()
+
+
+class FloorSampler:
+    """The resampled null distances behind a noise floor, drawn as far as a verdict needs.
+
+    :meth:`floor` without a statistic draws every resample and equals :func:`noise_floor`.
+    Given the distance it has to judge, it first draws :data:`EARLY_RESAMPLES`: when the
+    distance is beyond :data:`EARLY_MARGIN` times the largest of them it is far above any
+    floor, and the floor is the quantile of those first draws; otherwise every resample is
+    drawn. The first draws are the start of the same seeded sequence, so a floor does not
+    depend on which distance asked first.
+
+    Args:
+        null: As in :func:`noise_floor`.
+        n: As in :func:`noise_floor`.
+        alpha: As in :func:`noise_floor`.
+        resamples: As in :func:`noise_floor`.
+        seed: As in :func:`noise_floor`.
+
+    Raises:
+        InvalidArgumentError: ``n`` or ``resamples`` is below 1.
+    """
+
+    def __init__(
+        self,
+        null: NullModel,
+        n: int,
+        *,
+        alpha: float = DEFAULT_ALPHA,
+        resamples: int | None = None,
+        seed: int | Sequence[int] = 0,
+    ) -> None:
+        self.null, self.n, self.alpha = null, n, alpha
+        self._shares = null.shares / null.shares.sum()
+        total = auto_resamples(len(self._shares)) if resamples is None else resamples
+        if n < 1 or total < 1:
+            raise InvalidArgumentError(f"n and resamples must be positive, got {n} and {total}")
+        self.resamples = total
+        self._rng = np.random.default_rng(seed)
+        self._drawn: list[FloatArray] = []
+        self._count = 0
+
+    def _draws(self, count: int) -> FloatArray:
+        rows = max(1, _CHUNK_CELLS // max(len(self._shares), 1))
+        while self._count < count:
+            size = min(rows, count - self._count)
+            drawn = self._rng.multinomial(self.n, self._shares, size=size) / self.n
+            self._drawn.append(_distance_rows(self.null, self._shares, drawn))
+            self._count += size
+        return np.concatenate(self._drawn)[:count]
+
+    def _quantile(self, distances: FloatArray) -> float:
+        return float(np.quantile(distances, 1 - self.alpha, method="higher"))
+
+    def floor(self, statistic: float | None = None) -> float:
+        """The floor, from the first draws when ``statistic`` is far beyond them."""
+        if statistic is not None and self.resamples > EARLY_RESAMPLES:
+            early = self._draws(EARLY_RESAMPLES)
+            if statistic > EARLY_MARGIN * float(early.max()):
+                return self._quantile(early)
+        return self._quantile(self._draws(self.resamples))
 
 
 def _distance_rows(null: NullModel, shares: FloatArray, drawn: FloatArray) -> FloatArray:
