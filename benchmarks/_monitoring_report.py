@@ -261,11 +261,19 @@ def notes(cfg: Config, extra: Sequence[str]) -> list[str]:
         "(exact for any two sizes, no equal-size shortcut), per categorical column one "
         "`value_counts` per side. Its profile stores the sorted reference values and "
         "counts in an `.npz`.",
-        "closedloop: `benchmarks/_monitoring_closedloop.py` (the adapter to update as the "
-        "monitoring API changes): `DriftDetector(columns=…).fit(reference).compare(current)`; "
-        "the score is each feature's `statistic` under its `method` (`test` in the first "
-        "version); its values are compared with Evidently's only where the statistic is "
-        "the same.",
+        "closedloop: `benchmarks/_monitoring_closedloop.py`, the calls `closedloop monitor` "
+        "makes. End to end: `DriftDetector(columns=…).fit(reference).compare(current)` with "
+        "the automatic rule (above 1,000 values: normed Wasserstein and Jensen-Shannon, "
+        "Evidently's methods and threshold, each also above its noise floor), columns on "
+        "threads (one per CPU). Profile: the model version's stored `ReferenceProfile` "
+        "(MessagePack bytes; per numeric column a sorted sketch of at most 20,000 values, "
+        "its count, mean, std and 100 percentile bins; per categorical column its counts), "
+        "read back by `DriftDetector.from_profile` in a fresh process; its Wasserstein "
+        "is computed on the sketch, hence the small difference from the end-to-end value "
+        "below. Stream: the Parquet file read in record batches of 50,000 rows, cut into "
+        "count windows by the monitor's own window assembly (`_count_windows`), each "
+        "window scored against the stored profile and summarised into its mergeable "
+        "sketch, the sketches merged into one.",
         *extra,
     ]
 

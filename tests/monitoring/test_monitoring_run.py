@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from monitoring_support import SIGNATURE, people
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -143,3 +144,41 @@ def test_the_cli_runs_lists_and_reports(workspace: Workspace, tmp_path) -> None:
     bad = runner.invoke(app, [*base, "monitor", "run", "m@latest", "-w", "rows:10"])
     assert bad.exit_code != 0
     assert "Traceback" not in bad.output
+
+
+def test_follow_reports_a_failed_round_and_goes_on(workspace: Workspace, monkeypatch) -> None:
+    from closedloop.errors import NotFoundError, StorageError
+    from closedloop.monitoring import _run
+
+    calls: list[int] = []
+    real = _run.monitor_run
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise StorageError("database is locked", hint="try again")
+        return real(*args, **kwargs)
+
+    version, model = _model_version(workspace)
+    _serve(workspace, version, model, people(500, seed=4), T0, "a")
+    monkeypatch.setattr(_run, "monitor_run", flaky)
+    config = MonitorConfig().with_options(windows=["count:100"])
+    errors: list[Exception] = []
+    rounds: list[object] = []
+    done = _run.follow(
+        workspace,
+        "m@latest",
+        config=config,
+        interval=0,
+        rounds=3,
+        on_round=rounds.append,
+        on_error=errors.append,
+    )
+    assert done == 3
+    assert len(rounds) == 2
+    assert [e.message for e in errors] == ["database is locked"]
+    # a first round that fails is the caller's mistake: raised
+    with pytest.raises(NotFoundError):
+        _run.follow(
+            workspace, "nope@latest", config=config, interval=0, rounds=2, on_error=errors.append
+        )

@@ -205,7 +205,17 @@ def run(
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        follow_rounds(ws, model_ref, config=config, rounds=rounds, stop=stop, on_round=show)
+        follow_rounds(
+            ws,
+            model_ref,
+            config=config,
+            rounds=rounds,
+            stop=stop,
+            on_round=show,
+            on_error=lambda e: err_console.print(
+                line("monitor round failed (tried again next interval): ", str(e))
+            ),
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
 

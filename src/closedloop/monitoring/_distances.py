@@ -280,7 +280,7 @@ def wasserstein_sorted(reference_sorted: FloatArray, current_sorted: FloatArray)
     return total / (float(nu) * float(nv))
 
 
-_BLOCK = 1 << 15  # values per block of wasserstein_sorted: its temporaries fit in L2
+_BLOCK = 1 << 14  # values per block of wasserstein_sorted: its temporaries fit in L2
 
 
 def _pieces(mine: FloatArray, other: FloatArray, *, tie_is_mine: bool) -> float:

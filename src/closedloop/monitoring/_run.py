@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from closedloop.core import ModelVersion, MonitorWindow, ProgressCallback, now_ms, report_progress
+from closedloop.errors import ClosedLoopError
 from closedloop.monitoring._config import MonitorConfig
 from closedloop.monitoring._profiles import reference_profile
 from closedloop.monitoring._reference import ReferenceProfile
@@ -317,6 +318,7 @@ def follow(
     rounds: int | None = None,
     stop: threading.Event | None = None,
     on_round: Callable[[MonitorRound], None] | None = None,
+    on_error: Callable[[ClosedLoopError], None] | None = None,
     **options: Any,
 ) -> int:
     """Run :func:`monitor_run` every ``interval`` seconds until ``stop`` is set.
@@ -330,10 +332,14 @@ def follow(
         rounds: Stop after this many rounds (``None``: until stopped).
         stop: Set it to stop after the current round.
         on_round: Called with each round's result.
+        on_error: Called with the error of a round that failed after the first one (e.g.
+            the database busy, a profile being rebuilt); the next round comes at its
+            interval. Without it, or when the first round fails (a wrong reference, a bad
+            setting), the error is raised.
         options: More :func:`monitor_run` arguments.
 
     Returns:
-        The number of rounds run.
+        The number of rounds run (failed ones included).
     """
     config = config or MonitorConfig.from_settings(ws.settings.monitoring)
     wait = interval if interval is not None else config.interval_ms / 1000
@@ -344,10 +350,17 @@ def follow(
     try:
         while not stop.is_set() and (rounds is None or done < rounds):
             started = time.monotonic()
-            result = monitor_run(ws, model_ref, config=config, sinks=sinks, **options)
-            done += 1
-            if on_round is not None:
-                on_round(result)
+            try:
+                result = monitor_run(ws, model_ref, config=config, sinks=sinks, **options)
+            except ClosedLoopError as e:
+                if on_error is None or done == 0:
+                    raise
+                done += 1
+                on_error(e)
+            else:
+                done += 1
+                if on_round is not None:
+                    on_round(result)
             if rounds is not None and done >= rounds:
                 break
             stop.wait(max(0.0, wait - (time.monotonic() - started)))
