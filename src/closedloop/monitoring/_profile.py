@@ -184,8 +184,10 @@ def column_from_profile(
         TypeError: ``summary`` is neither kind of profile.
     """
     if isinstance(summary, NumericProfile):
-        values = np.sort(np.asarray(summary.values, dtype=np.float64))
-        values = values[np.isfinite(values)]
+        values = np.asarray(summary.values, dtype=np.float64)
+        if len(values) > 1 and not bool(np.all(values[1:] >= values[:-1])):
+            values = np.sort(values)  # a stored profile keeps them sorted already
+        values = _finite_sorted(values)
         total = max(summary.n + summary.missing + summary.nonfinite, 1)
         return numeric_column(
             name,
@@ -207,6 +209,8 @@ def category_counts(values: pd.Series[Any]) -> dict[str, int]:
     Text keeps ``3`` from a DataFrame equal to ``3`` read back from a JSON log, and a whole
     float (``3.0``, what an integer column with gaps becomes in pandas) equal to ``3``.
     """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return _arrow_string_counts(values)
     present = values.dropna()
     try:
         raw = present.value_counts(sort=False)
@@ -218,6 +222,16 @@ def category_counts(values: pd.Series[Any]) -> dict[str, int]:
             text = category_text(key)
             counts[text] = counts.get(text, 0) + int(n)
     return counts
+
+
+def _arrow_string_counts(values: pd.Series[Any]) -> dict[str, int]:
+    """:func:`category_counts` of an Arrow-backed text column, counted by Arrow itself."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counted = pc.value_counts(pc.drop_null(pa.array(values.array)))
+    keys = counted.field("values").to_pylist()
+    return {k: int(n) for k, n in zip(keys, counted.field("counts").to_pylist(), strict=True) if n}
 
 
 def category_text(value: Any) -> str:
