@@ -41,6 +41,7 @@ from closedloop.serving._app import ServingApp, create_app
 from closedloop.serving._malloc import tune_malloc
 from closedloop.serving._metrics import MULTIPROC_ENV
 from closedloop.serving._monitor import ServingMonitor
+from closedloop.serving._threads import limit_native_threads
 from closedloop.serving._transport import CoalescingHttpToolsProtocol
 from closedloop.workspace import Workspace
 
@@ -134,6 +135,7 @@ class WorkerApp:
         ws = Workspace.open(settings=Settings(**self.settings))
         app = create_app(ws, list(self.refs), endpoints=list(self.endpoints), **self.options)
         app.owns_workspace = True
+        limit_native_threads()  # the models are loaded: their pools exist (see _threads)
         return app
 
 
@@ -184,6 +186,7 @@ def serve(
     tune_malloc()  # this process is a server from here on (see _malloc)
     if count == 1:
         app = create_app(ws, refs, endpoints=endpoints, **options)
+        limit_native_threads()  # the models are loaded: their pools exist (see _threads)
         with _monitoring(ws, refs, endpoints, monitor, monitor_interval, log_level):
             _Server(_config(app, host, port, log_level), on_ready).run()
         return
