@@ -182,3 +182,47 @@ def test_follow_reports_a_failed_round_and_goes_on(workspace: Workspace, monkeyp
         _run.follow(
             workspace, "nope@latest", config=config, interval=0, rounds=2, on_error=errors.append
         )
+
+
+def test_a_stored_window_can_be_the_reference(workspace: Workspace, tmp_path) -> None:
+    from closedloop.errors import InvalidArgumentError, NotFoundError
+    from closedloop.monitoring import build_profile
+
+    version, model = _model_version(workspace)
+    calm = people(1_000, seed=5)
+    ids = _serve(workspace, version, model, calm, T0, "a")
+    truth = _labelled(calm, 13)
+    attach_labels(
+        workspace,
+        [(rid, r, int(truth[k * 100 + r])) for k, rid in enumerate(ids) for r in range(100)],
+    )
+    config = MonitorConfig().with_options(windows=["count:500"])
+    first, second = monitor_run(workspace, "m@latest", config=config, now=T0 + 10**7).completed
+    profile = build_profile(workspace, version, f"window:{second.window.id}", name="recent")
+    assert profile.source == f"window:{second.window.id}"
+    assert profile.n_rows == 500
+    # the window's rows exactly: rows 500..999 of what was served
+    assert profile.columns["color"].counts == calm["color"].iloc[500:].value_counts().to_dict()
+    assert profile.columns["age"].n == 500
+    assert 0.5 < profile.performance["accuracy"] <= 1  # its labels stood for the target
+    assert profile.calibrator is not None
+    # monitoring against it: the first window, same distribution, does not drift
+    again = monitor_run(
+        workspace,
+        "m@latest",
+        config=config.with_options(windows=["count:250"], profile="recent"),
+        now=T0 + 10**7,
+    )
+    assert all(not w.summary.drift["dataset_drifted"] for w in again.completed)
+    runner = CliRunner()
+    base = ["--workspace", str(tmp_path)]
+    got = runner.invoke(
+        app,
+        [*base, "monitor", "profile", "m@latest", "-r", f"window:{first.window.id}", "--json"],
+    )
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output)["source"] == f"window:{first.window.id}"
+    with pytest.raises(InvalidArgumentError, match="not a window id"):
+        build_profile(workspace, version, "window:last")
+    with pytest.raises(NotFoundError, match="no monitoring window 999"):
+        build_profile(workspace, version, "window:999")

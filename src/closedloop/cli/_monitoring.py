@@ -48,7 +48,10 @@ def profile(
     reference: Annotated[
         str | None,
         typer.Option(
-            "--reference", "-r", help="Reference dataset version; default: the training data."
+            "--reference",
+            "-r",
+            help="Reference: a dataset version, or window:ID (a stored window's logged "
+            "inputs, see monitor windows); default: the training data.",
         ),
     ] = None,
     name: Annotated[str, typer.Option("--name", help="Name of the profile.")] = "default",

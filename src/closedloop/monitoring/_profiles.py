@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["build_profile", "reference_profile"]
 
 DEFAULT_PROFILE = "default"
+#: A reference naming a stored monitoring window: ``window:<id>`` (``monitor windows``).
+WINDOW_PREFIX = "window:"
 
 
 def _version(ws: Workspace, model: str | ModelVersion) -> ModelVersion:
@@ -39,6 +41,8 @@ def _reference_rows(
 
     if isinstance(reference, pd.DataFrame):
         return reference, "frame"
+    if isinstance(reference, str) and reference.startswith(WINDOW_PREFIX):
+        return _window_rows(ws, version, reference[len(WINDOW_PREFIX) :])
     if reference is not None:
         frame = load(ws, reference)
         label = reference.id if isinstance(reference, DatasetVersion) else str(reference)
@@ -50,6 +54,56 @@ def _reference_rows(
             "reference= in the SDK (a dataset version, its reference or a frame)",
         )
     return load(ws, version.dataset_version_id), f"dataset:{version.dataset_version_id}"
+
+
+def _window_rows(ws: Workspace, version: ModelVersion, given: str) -> tuple[pd.DataFrame, str]:
+    """The logged inputs of a stored window (and their labels as the target, where known).
+
+    The window may be another version's (the champion's last calm window as the reference of
+    its successor): its rows are read back from that version's prediction log, between the
+    window's first and last log positions.
+
+    Raises:
+        InvalidArgumentError: ``given`` is not a window id.
+        NotFoundError: No such window, or its rows are no longer in the log.
+    """
+    import pandas as pd
+
+    from closedloop.errors import NotFoundError
+    from closedloop.monitoring._summary import labels_for
+    from closedloop.predictions._stream import concat_chunks, iter_log
+
+    hint = "name a window by its id: --reference window:ID (closedloop monitor windows MODEL)"
+    try:
+        window_id = int(given)
+    except ValueError:
+        raise InvalidArgumentError(f"{given!r} is not a window id", hint=hint) from None
+    with ws.action(Actions.MONITOR_READ, f"window:{window_id}"):
+        window = ws.metadata.monitoring.get_window(window_id)
+    if window is None:
+        raise NotFoundError(f"there is no monitoring window {window_id}", hint=hint)
+    parts = []
+    after = window.first_position - 1
+    for chunk in iter_log(ws, window.model_version_id, after_position=after):
+        inside = chunk.positions <= window.last_position
+        if inside.any():
+            parts.append(chunk.take(0, int(inside.sum())))
+        if not inside.all():
+            break
+    rows = concat_chunks(parts)
+    if rows is None or rows.n_rows == 0:
+        raise NotFoundError(
+            f"window {window_id}'s rows are no longer in the prediction log",
+            hint="name a dataset version as the reference instead (--reference DATASET_REF)",
+        )
+    frame = pd.DataFrame(
+        {c.name: rows.columns[c.name] for c in version.signature if c.name in rows.columns}
+    )
+    if version.target:
+        labels, known = labels_for(ws, rows)
+        if known.any():
+            frame[version.target] = np.where(known, labels, None)
+    return frame, f"{WINDOW_PREFIX}{window_id}"
 
 
 def _predictions(
@@ -87,7 +141,9 @@ def build_profile(
     Args:
         ws: The workspace.
         model: ``name/<number>``, ``name@alias``, ``name@latest`` or a version.
-        reference: The reference rows: a dataset version (or its reference) or a frame;
+        reference: The reference rows: a dataset version (or its reference), a frame, or
+            ``window:<id>``, the logged inputs of a stored monitoring window (this version's
+            or another's; their feedback labels, where any arrived, are the target);
             default: the version's training dataset version.
         name: The profile's name (``default`` is the one monitoring uses unless told).
 
@@ -95,7 +151,7 @@ def build_profile(
         The stored profile.
 
     Raises:
-        NotFoundError: No such model or dataset version.
+        NotFoundError: No such model version, dataset version or window.
         InvalidArgumentError: The reference is empty, lacks monitored columns, or there is
             none to default to.
     """
