@@ -102,7 +102,7 @@ def _window_rows(ws: Workspace, version: ModelVersion, given: str) -> tuple[pd.D
     if version.target:
         labels, known = labels_for(ws, rows)
         if known.any():
-            frame[version.target] = np.where(known, labels, None)
+            frame[version.target] = labels  # None where no label arrived
     return frame, f"{WINDOW_PREFIX}{window_id}"
 
 
