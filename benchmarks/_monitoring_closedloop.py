@@ -96,7 +96,9 @@ def _detector(profile_path: Path) -> tuple[Any, Any]:
 def score_profile(profile_path: Path, cur_df: pd.DataFrame) -> dict[str, Score]:
     """Score ``cur_df`` against the profile stored at ``profile_path``."""
     _, detector = _detector(profile_path)
-    return _scores(detector.compare(cur_df))
+    # as monitor run scores a window: verdicts and statistics, no report-page extras (the
+    # window keeps its mergeable sketch instead)
+    return _scores(detector.compare(cur_df, details=False))
 
 
 def _chunks(parquet_path: Path, columns: Sequence[str]) -> Iterator[Any]:
@@ -143,7 +145,7 @@ def stream_windows(
     for window in _count_windows(spec, _chunks(parquet_path, names), skip=0):
         rows = window.rows
         frame = pd.DataFrame({name: rows.columns[name] for name in names}, copy=False)
-        results.append(_scores(detector.compare(frame)))
+        results.append(_scores(detector.compare(frame, details=False)))
         sketch = _sketch(profile, rows, None)
         merged = sketch if merged is None else merged.merge(sketch)
         total += window.n_rows

@@ -32,6 +32,7 @@ sketches: add up a month of window histograms and score the sum.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -286,22 +287,45 @@ _BLOCK = 1 << 14  # values per block of wasserstein_sorted: its temporaries fit 
 def _pieces(mine: FloatArray, other: FloatArray, *, tie_is_mine: bool) -> float:
     """Sum of ``gap * width`` over the pieces ending at the steps of ``mine`` (scaled)."""
     n_mine, n_other = len(mine), len(other)
+    if n_mine <= _PLAN_MAX_VALUES:
+        # the indices depend on the sizes only: every column of a window shares them
+        at, width = _piece_plan(n_mine, n_other, tie_is_mine)
+        return float(np.einsum("i,i->", np.abs(mine - other[at]), width))
     total = 0.0
     for start in range(0, n_mine, _BLOCK):
         stop = min(n_mine, start + _BLOCK)
-        end = np.arange(start + 1, stop + 1, dtype=np.int64) * n_other
-        at = (end - 1) // n_mine  # the other's quantile index on the piece ending at ``end``
-        # the other's last step before the piece's end: strictly before when a tie is
-        # mine, at or before when it is the other's (and then this piece may be empty)
-        other_step = (at if tie_is_mine else end // n_mine) * n_mine
-        width = end - np.maximum(end - n_other, other_step)
-        if not tie_is_mine:
-            np.maximum(width, 0, out=width)
+        at, width = _plan_block(start, stop, n_mine, n_other, tie_is_mine)
         gaps = np.abs(mine[start:stop] - other[at])
         # einsum, not np.dot: BLAS may spread one dot product over threads, which costs
         # far more than it saves on a block this size (100x on a busy 2-core machine)
-        total += float(np.einsum("i,i->", gaps, width.astype(np.float64)))
+        total += float(np.einsum("i,i->", gaps, width))
     return total
+
+
+_PLAN_MAX_VALUES = 1 << 18  # sides up to this size keep their piece plan (4 MiB each)
+
+
+@functools.lru_cache(maxsize=8)
+def _piece_plan(n_mine: int, n_other: int, tie_is_mine: bool) -> tuple[Any, Any]:
+    at, width = _plan_block(0, n_mine, n_mine, n_other, tie_is_mine)
+    at.flags.writeable = False
+    width.flags.writeable = False
+    return at, width
+
+
+def _plan_block(
+    start: int, stop: int, n_mine: int, n_other: int, tie_is_mine: bool
+) -> tuple[Any, FloatArray]:
+    """For the steps ``start:stop`` of one side: the other's index and each piece's width."""
+    end = np.arange(start + 1, stop + 1, dtype=np.int64) * n_other
+    at = (end - 1) // n_mine  # the other's quantile index on the piece ending at ``end``
+    # the other's last step before the piece's end: strictly before when a tie is mine, at
+    # or before when it is the other's (and then this piece may be empty)
+    other_step = (at if tie_is_mine else end // n_mine) * n_mine
+    width = end - np.maximum(end - n_other, other_step)
+    if not tie_is_mine:
+        np.maximum(width, 0, out=width)
+    return at, width.astype(np.float64)
 
 
 # binned forms -------------------------------------------------------------------------------

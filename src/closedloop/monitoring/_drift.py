@@ -44,7 +44,7 @@ from closedloop.monitoring._profile import (
     numeric_summary,
     top_shares,
 )
-from closedloop.monitoring._report import DriftReport, FeatureDrift
+from closedloop.monitoring._report import Distribution, DriftReport, FeatureDrift
 from closedloop.monitoring._rules import (
     DEFAULT_ALPHA,
     DEFAULT_DRIFT_SHARE,
@@ -73,6 +73,7 @@ from closedloop.monitoring._stats import (
 __all__ = ["DriftDetector"]
 
 _NAN = math.nan
+_NO_PLOT = Distribution((), (), (), ())
 _T = TypeVar("_T")
 _PARALLEL_MIN_ROWS = 50_000  # below, a thread pool costs more than it saves
 _MAX_THREADS = 8
@@ -370,11 +371,15 @@ class DriftDetector:
         return detector
 
     # comparing ---------------------------------------------------------------------------------
-    def compare(self, current: pd.DataFrame) -> DriftReport:
+    def compare(self, current: pd.DataFrame, *, details: bool = True) -> DriftReport:
         """Compare ``current`` with the fitted reference, column by column.
 
         Args:
             current: The data to check (e.g. the inputs of recent predictions).
+            details: Also give each feature the summaries and shared-bin distributions a
+                report page shows (``reference_summary``, ``current_summary``,
+                ``distribution``); without them those are empty and the verdicts are the
+                same (a monitor's windows keep sketches instead).
 
         Returns:
             The report; ``drifted_features`` names the columns that drifted and
@@ -398,8 +403,8 @@ class DriftDetector:
         def one(name: str) -> FeatureDrift:
             ref, values = self.reference_[name], current[labels[name]]
             if self.kinds_[name] == "numeric":
-                return self._compare_numeric(name, ref, values)
-            return self._compare_categorical(name, ref, values)
+                return self._compare_numeric(name, ref, values, details)
+            return self._compare_categorical(name, ref, values, details)
 
         features = tuple(_per_column(one, self.columns_, len(current)))
         return DriftReport(
@@ -411,7 +416,7 @@ class DriftDetector:
         )
 
     def _compare_numeric(
-        self, name: str, ref: FittedColumn, values: pd.Series[Any]
+        self, name: str, ref: FittedColumn, values: pd.Series[Any], details: bool
     ) -> FeatureDrift:
         sample = numeric_sample(values)
         cur = np.sort(sample.values)
@@ -435,9 +440,9 @@ class DriftDetector:
             current_missing_share=sample.n_missing / len(values),
             reference_non_finite_share=ref.non_finite_share,
             current_non_finite_share=sample.n_non_finite / len(values),
-            reference_summary=ref.summary,
-            current_summary=numeric_summary(cur),
-            distribution=numeric_distribution(ref.values, cur),
+            reference_summary=ref.summary if details else {},
+            current_summary=numeric_summary(cur) if details else {},
+            distribution=numeric_distribution(ref.values, cur) if details else _NO_PLOT,
         )
 
     @staticmethod
@@ -459,7 +464,7 @@ class DriftDetector:
         return float(distance(ref_shares, cur_shares)), _NAN
 
     def _compare_categorical(
-        self, name: str, ref: FittedColumn, values: pd.Series[Any]
+        self, name: str, ref: FittedColumn, values: pd.Series[Any], details: bool
     ) -> FeatureDrift:
         cur = category_counts(values)
         n_cur = sum(cur.values())
@@ -489,9 +494,9 @@ class DriftDetector:
             current_rows=n_cur,
             reference_missing_share=ref.missing_share,
             current_missing_share=1 - n_cur / len(values),
-            reference_summary=ref.summary,
-            current_summary=top_shares(cur),
-            distribution=categorical_distribution(ref.counts, cur),
+            reference_summary=ref.summary if details else {},
+            current_summary=top_shares(cur) if details else {},
+            distribution=categorical_distribution(ref.counts, cur) if details else _NO_PLOT,
         )
 
     def _floor(

@@ -152,7 +152,7 @@ def summarize(
         },
         copy=False,
     )
-    report = drift.compare(frame)
+    report = drift.compare(frame, details=False)  # the window keeps sketches instead
     values: dict[str, float] = {
         "rows": float(window.n_rows),
         "drift.share": report.share_drifted,
@@ -173,7 +173,8 @@ def summarize(
         current = {SCORE: score if score is not None else np.full(rows.n_rows, np.nan)}
         current[LABEL] = np.asarray([category_text(v) for v in rows.labels.tolist()], dtype=object)
         pred_report = prediction_drift.compare(
-            pd.DataFrame({k: v for k, v in current.items() if k in prediction_drift.columns_})
+            pd.DataFrame({k: v for k, v in current.items() if k in prediction_drift.columns_}),
+            details=False,
         )
         prediction = pred_report.to_dict()
         for f in pred_report.features:
