@@ -470,3 +470,26 @@ def test_from_profile_checks_its_input() -> None:
         )
     with pytest.raises(InvalidArgumentError, match="alpha"):
         DriftDetector.from_profile({"c": _Categorical({"a": 1}, 0)}, 1, alpha=0)
+
+
+@pytest.mark.parametrize("rows", [400, 5_000])  # tests and distances
+def test_details_off_keeps_every_verdict_and_statistic(reference: pd.DataFrame, rows: int) -> None:
+    detector = DriftDetector().fit(reference)
+    current = people(rows, seed=9, age_shift=6)
+    full = detector.compare(current)
+    lean = detector.compare(current, details=False)
+    for a, b in zip(full.features, lean.features, strict=True):
+        assert (a.name, a.method, a.drifted, a.threshold) == (
+            b.name,
+            b.method,
+            b.drifted,
+            b.threshold,
+        )
+        assert a.statistic == b.statistic
+        assert a.p_value == b.p_value or (math.isnan(a.p_value) and math.isnan(b.p_value))
+        assert a.current_summary
+        assert not b.current_summary
+        assert not b.reference_summary
+        assert b.distribution.labels == ()
+    assert full.drifted_features == lean.drifted_features
+    assert "age" in lean.drifted_features
