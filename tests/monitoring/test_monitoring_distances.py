@@ -12,6 +12,7 @@ from scipy.spatial import distance
 
 from closedloop.errors import InvalidArgumentError
 from closedloop.monitoring import (
+    _distances,
     binned_jensenshannon,
     binned_ks,
     binned_psi,
@@ -34,6 +35,7 @@ from closedloop.monitoring._distances import (
     sturges_edges,
     total_variation_rows,
     wasserstein_scale,
+    wasserstein_sorted,
 )
 from closedloop.monitoring._stats import psi_edges
 
@@ -104,6 +106,25 @@ def test_normed_wasserstein_equals_scipy_and_evidently(n1: int, n2: int, kind: s
     assert wasserstein_norm(ref, cur) == pytest.approx(
         _evidently_wasserstein(pd.Series(ref), pd.Series(cur)), rel=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2"), [(1, 9), (3, 12), (12, 3), (7, 35_000), (20_000, 100_000), (100_000, 20_000)]
+)
+@pytest.mark.parametrize("kind", ["continuous", "ties", "integers"])
+def test_wasserstein_of_sizes_that_divide_equals_scipy_and_the_general_form(
+    n1: int, n2: int, kind: str
+) -> None:
+    # one size a multiple of the other (a 20,000-value sketch against a window of 100,000)
+    # takes the broadcast form; it must equal scipy and the piecewise form it replaces
+    ref, cur = _numeric(n1, n2, kind, seed=n1 + 5 * n2)
+    a, b = np.sort(ref), np.sort(cur)
+    expected = stats.wasserstein_distance(ref, cur)
+    assert wasserstein_sorted(a, b) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    general = (
+        _distances._pieces(a, b, tie_is_mine=True) + _distances._pieces(b, a, tie_is_mine=False)
+    ) / (float(n1) * float(n2))
+    assert wasserstein_sorted(a, b) == pytest.approx(general, rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize(("n1", "n2"), SIZES)

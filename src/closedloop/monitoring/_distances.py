@@ -276,12 +276,34 @@ def wasserstein_sorted(reference_sorted: FloatArray, current_sorted: FloatArray)
     that stay in the CPU cache, so the cost is a few linear passes over each side.
     """
     nu, nv = len(reference_sorted), len(current_sorted)
+    if nv % nu == 0:
+        return _wasserstein_multiple(reference_sorted, current_sorted)
+    if nu % nv == 0:
+        return _wasserstein_multiple(current_sorted, reference_sorted)
     total = _pieces(reference_sorted, current_sorted, tie_is_mine=True)
     total += _pieces(current_sorted, reference_sorted, tie_is_mine=False)
     return total / (float(nu) * float(nv))
 
 
 _BLOCK = 1 << 14  # values per block of wasserstein_sorted: its temporaries fit in L2
+
+
+def _wasserstein_multiple(short: FloatArray, long: FloatArray) -> float:
+    """:func:`wasserstein_sorted` when ``len(long)`` is ``k * len(short)`` (equal sizes: 1).
+
+    Every step of the short side's quantile function is then a step of the long side's,
+    and on the long side's ``j``-th piece (width ``1 / len(long)``) the short side's value
+    is ``short[j // k]``: the distance is the mean of ``|long[j] - short[j // k]|``, one
+    broadcast subtraction per block with no index arrays at all.
+    """
+    k = len(long) // len(short)
+    rows = max(1, _BLOCK // k)
+    total = 0.0
+    for start in range(0, len(short), rows):
+        stop = min(len(short), start + rows)
+        block = long[start * k : stop * k].reshape(stop - start, k)
+        total += float(np.abs(block - short[start:stop, None]).sum())
+    return total / len(long)
 
 
 def _pieces(mine: FloatArray, other: FloatArray, *, tie_is_mine: bool) -> float:

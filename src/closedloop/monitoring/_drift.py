@@ -10,11 +10,9 @@ at least ``drift_share`` of the columns did.
 from __future__ import annotations
 
 import math
-import os
 import zlib
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +29,7 @@ from closedloop.monitoring._distances import (
     total_variation_rows,
     wasserstein_sorted,
 )
+from closedloop.monitoring._parallel import per_column
 from closedloop.monitoring._profile import (
     CategoricalProfile,
     FittedColumn,
@@ -74,9 +73,6 @@ __all__ = ["DriftDetector"]
 
 _NAN = math.nan
 _NO_PLOT = Distribution((), (), (), ())
-_T = TypeVar("_T")
-_PARALLEL_MIN_ROWS = 50_000  # below, a thread pool costs more than it saves
-_MAX_THREADS = 8
 
 
 class DriftDetector:
@@ -197,7 +193,7 @@ class DriftDetector:
         labels = _column_labels(reference, columns, "reference")
         kinds = {name: self._kind(name, reference[labels[name]]) for name in columns}
         rules = self._column_rules(columns, kinds)
-        fitted = _per_column(
+        fitted = per_column(
             lambda name: self._reference(reference, labels[name], kinds[name]),
             columns,
             len(reference),
@@ -406,7 +402,10 @@ class DriftDetector:
                 return self._compare_numeric(name, ref, values, details)
             return self._compare_categorical(name, ref, values, details)
 
-        features = tuple(_per_column(one, self.columns_, len(current)))
+        # the costliest columns first (text is hashed, not sorted): no thread idles at the end
+        order = sorted(self.columns_, key=lambda c: self.kinds_[c] != "categorical")
+        by_name = dict(zip(order, per_column(one, order, len(current)), strict=True))
+        features = tuple(by_name[c] for c in self.columns_)
         return DriftReport(
             features=features,
             alpha=float(self.alpha),
@@ -520,7 +519,7 @@ class DriftDetector:
                     rule.method,
                     ref.values,
                     n_current=n_current,
-                    psi_edges=ref.edges,
+                    psi_edges=ref.edges if rule.method == "psi" else _NO_EDGES,
                     scale=ref.scale,
                 )
             # one seed per (column, method, size): a floor does not depend on the compare order
@@ -538,17 +537,7 @@ class DriftDetector:
         return floor
 
 
-def _per_column(fn: Callable[[str], _T], columns: Sequence[str], n_rows: int) -> list[_T]:
-    """``[fn(c) for c in columns]``, on threads when the columns are long enough to gain.
-
-    The work per column is numpy's sorts, searches and reductions, which release the GIL:
-    columns of :data:`_PARALLEL_MIN_ROWS` rows or more run on up to one thread per CPU.
-    """
-    workers = min(len(columns), os.cpu_count() or 1, _MAX_THREADS)
-    if workers < 2 or n_rows < _PARALLEL_MIN_ROWS:
-        return [fn(c) for c in columns]
-    with ThreadPoolExecutor(workers, thread_name_prefix="closedloop-drift") as pool:
-        return list(pool.map(fn, columns))
+_NO_EDGES = np.empty(0)  # what a numeric null model other than PSI's is given as edges
 
 
 def _column_labels(frame: pd.DataFrame, columns: Sequence[str], label: str) -> dict[str, Hashable]:

@@ -9,11 +9,12 @@ decision.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -83,9 +84,13 @@ class CategoricalProfile(Protocol):
 _EMPTY = np.empty(0, dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FittedColumn:
     """What a drift detector keeps of one reference column.
+
+    What only some rules or only a report page use (PSI's bins, the summary) is derived
+    from ``values`` or ``counts`` on first use and kept: a profile read back to score
+    windows with one rule pays for that rule only.
 
     Attributes:
         kind: ``numeric`` or ``categorical``.
@@ -93,12 +98,10 @@ class FittedColumn:
         n: Finite (numeric) or non-missing (categorical) reference values.
         values: Numeric: the finite values sorted, or a sketch of them; else empty.
         counts: Categorical: count per category; else empty.
-        edges: Numeric: PSI's inner bin edges.
-        proportions: Numeric: the reference's share per PSI bin.
+        bins: Numeric: PSI's quantile bins (see :attr:`edges`).
         scale: Numeric: the normed Wasserstein divisor.
         missing_share: Share of reference rows missing.
         non_finite_share: Share of reference rows +-inf.
-        summary: The reference side of the report's summary table.
     """
 
     kind: FeatureKind
@@ -106,12 +109,31 @@ class FittedColumn:
     n: int
     values: FloatArray = field(default_factory=lambda: _EMPTY)
     counts: Mapping[str, int] = field(default_factory=dict)
-    edges: FloatArray = field(default_factory=lambda: _EMPTY)
-    proportions: FloatArray = field(default_factory=lambda: _EMPTY)
+    bins: int = 0
     scale: float = 1.0
     missing_share: float = 0.0
     non_finite_share: float = 0.0
-    summary: Mapping[str, float] = field(default_factory=dict)
+
+    @functools.cached_property
+    def edges(self) -> FloatArray:
+        """Numeric: PSI's inner bin edges (empty for a categorical or empty column)."""
+        if self.kind != "numeric" or len(self.values) == 0:
+            return _EMPTY
+        return psi_edges_sorted(self.values, self.bins)
+
+    @functools.cached_property
+    def proportions(self) -> FloatArray:
+        """Numeric: the reference's share per PSI bin."""
+        if self.kind != "numeric" or len(self.values) == 0:
+            return _EMPTY
+        return bin_proportions_sorted(self.values, self.edges)
+
+    @functools.cached_property
+    def summary(self) -> Mapping[str, float]:
+        """The reference side of the report's summary table."""
+        if self.kind == "categorical":
+            return top_shares(self.counts)
+        return numeric_summary(self.values)
 
 
 def numeric_column(
@@ -142,26 +164,21 @@ def numeric_column(
             label,
             0,
             values_sorted,
-            {},
+            bins=bins,
             missing_share=missing,
             non_finite_share=non_finite,
-            summary={},
         )
     constant = values_sorted[0] == values_sorted[-1]
     exact_std = std is not None and not constant and std > 0
-    edges = psi_edges_sorted(values_sorted, bins)
     return FittedColumn(
         "numeric",
         label,
         size,
         values_sorted,
-        {},
-        edges,
-        bin_proportions_sorted(values_sorted, edges),
-        float(std) if exact_std and std is not None else wasserstein_scale(values_sorted),
-        missing,
-        non_finite,
-        numeric_summary(values_sorted),
+        bins=bins,
+        scale=float(std) if exact_std and std is not None else wasserstein_scale(values_sorted),
+        missing_share=missing,
+        non_finite_share=non_finite,
     )
 
 
@@ -170,9 +187,7 @@ def categorical_column(label: Hashable, counts: Mapping[str, int], missing: int)
     kept = {str(k): int(v) for k, v in counts.items() if v}
     n = sum(kept.values())
     share = missing / max(n + missing, 1)
-    return FittedColumn(
-        "categorical", label, n, counts=kept, missing_share=share, summary=top_shares(kept)
-    )
+    return FittedColumn("categorical", label, n, counts=kept, missing_share=share)
 
 
 def column_from_profile(
@@ -183,7 +198,9 @@ def column_from_profile(
     Raises:
         TypeError: ``summary`` is neither kind of profile.
     """
-    if isinstance(summary, NumericProfile):
+    kind = _profile_kind(summary)
+    if kind == "numeric":
+        summary = cast(NumericProfile, summary)
         values = np.asarray(summary.values, dtype=np.float64)
         if len(values) > 1 and not bool(np.all(values[1:] >= values[:-1])):
             values = np.sort(values)  # a stored profile keeps them sorted already
@@ -198,9 +215,33 @@ def column_from_profile(
             bins=bins,
             std=float(summary.std),
         )
-    if isinstance(summary, CategoricalProfile):
+    if kind == "categorical":
+        summary = cast(CategoricalProfile, summary)
         return categorical_column(name, summary.counts, int(summary.missing))
     raise TypeError(f"column {name!r}: a {type(summary).__name__} is not a column profile")
+
+
+_KIND_OF_TYPE: dict[type, str] = {}
+
+
+def _profile_kind(summary: object) -> str:
+    """``numeric``, ``categorical`` or ``""``: which protocol ``summary`` meets.
+
+    A runtime protocol check inspects every attribute (slow next to the column's own
+    work); a slotted class cannot grow attributes, so its answer is kept per type.
+    """
+    kind = _KIND_OF_TYPE.get(type(summary))
+    if kind is not None:
+        return kind
+    if isinstance(summary, NumericProfile):
+        kind = "numeric"
+    elif isinstance(summary, CategoricalProfile):
+        kind = "categorical"
+    else:
+        kind = ""
+    if hasattr(type(summary), "__slots__") and not hasattr(summary, "__dict__"):
+        _KIND_OF_TYPE[type(summary)] = kind
+    return kind
 
 
 def category_counts(values: pd.Series[Any]) -> dict[str, int]:

@@ -54,7 +54,9 @@ def _f8(a: np.ndarray) -> bytes:
 
 
 def _from_f8(b: bytes) -> np.ndarray:
-    return np.frombuffer(b, dtype="<f8").astype(np.float64)
+    # a read-only view of the decoded bytes, not a copy: a profile's arrays are never
+    # written to (the sketch alone is a few MiB on a wide table)
+    return np.frombuffer(b, dtype="<f8")
 
 
 @dataclass(frozen=True, slots=True)
