@@ -218,3 +218,28 @@ def test_missing_and_infinite_values_are_dropped_and_their_share_reported() -> N
 def test_empty_or_invalid_input_is_refused(call: object) -> None:
     with pytest.raises(InvalidArgumentError):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a,  # the caller's float64 array
+        lambda a: pd.Series(a),  # a Series over it
+        lambda a: pd.Series(a.round()).astype(np.int64),  # converted on the way in
+        lambda a: pd.Series(np.where(a > 1, np.nan, a)),  # missing values dropped
+        lambda a: pd.Series(a, dtype="float64[pyarrow]"),  # a read-only Arrow view
+        lambda a: pd.Series(a).astype("Float64"),  # nullable
+    ],
+)
+def test_sorted_values_never_reorder_the_callers_data(make: object) -> None:
+    raw = np.random.default_rng(3).normal(size=2_000)
+    source = raw.copy()
+    given = make(raw)  # type: ignore[operator]
+    before = np.array(given, dtype=np.float64, copy=True)
+    sample = numeric_sample(given)
+    ordered = sample.sorted_values()
+    assert bool(np.all(ordered[1:] >= ordered[:-1]))
+    np.testing.assert_array_equal(np.array(given, dtype=np.float64), before)
+    np.testing.assert_array_equal(raw, source)  # and the array it was made from
+    expected = np.sort(before[np.isfinite(before)])
+    np.testing.assert_array_equal(ordered, expected)

@@ -292,7 +292,7 @@ class DriftDetector:
         sample = numeric_sample(values)
         return numeric_column(
             label,
-            np.sort(sample.values),
+            sample.sorted_values(),
             missing=sample.n_missing / len(values),
             non_finite=sample.n_non_finite / len(values),
             bins=self.bins,
@@ -418,7 +418,7 @@ class DriftDetector:
         self, name: str, ref: FittedColumn, values: pd.Series[Any], details: bool
     ) -> FeatureDrift:
         sample = numeric_sample(values)
-        cur = np.sort(sample.values)
+        cur = sample.sorted_values()
         rule = resolve_rule("numeric", len(cur), self.rules_[name], alpha=self.alpha, column=name)
         statistic = p_value = floor = _NAN
         if ref.n and len(cur):

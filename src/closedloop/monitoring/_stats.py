@@ -78,6 +78,15 @@ class NumericSample:
     values: FloatArray
     n_missing: int
     n_non_finite: int
+    owned: bool = False
+    """Whether ``values`` is a new array made here (it may be sorted in place)."""
+
+    def sorted_values(self) -> FloatArray:
+        """The finite values in ascending order: in place when owned, else a sorted copy."""
+        if self.owned:
+            self.values.sort()
+            return self.values
+        return np.sort(self.values)
 
     @property
     def n_total(self) -> int:
@@ -89,7 +98,7 @@ def numeric_sample(values: npt.ArrayLike | pd.Series[Any]) -> NumericSample:
     """Read ``values`` as numbers: finite values, missing count and non-finite count.
 
     The finite values may share memory with ``values`` when every value is a finite float
-    already (nothing to drop): treat them as read-only.
+    already (nothing to drop): treat them as read-only, unless ``owned`` says otherwise.
     """
     if isinstance(values, pd.Series):
         series = values if values.dtype.kind == "f" else pd.to_numeric(values, errors="coerce")
@@ -98,10 +107,15 @@ def numeric_sample(values: npt.ArrayLike | pd.Series[Any]) -> NumericSample:
     arr: FloatArray = series.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(arr)
     if finite.all():
-        return NumericSample(arr, 0, 0)
+        # a numpy column of another dtype was cast into new memory: nobody else holds it
+        # (a float64 column's array may be the caller's; an extension array such as
+        # Float64 or an Arrow column may hand out its own buffer)
+        dtype = series.dtype
+        converted = isinstance(dtype, np.dtype) and dtype != np.float64 and arr.flags.owndata
+        return NumericSample(arr, 0, 0, owned=bool(converted and arr.flags.writeable))
     n_nan = int(np.count_nonzero(np.isnan(arr)))
     kept = arr[finite]
-    return NumericSample(kept, n_nan, len(arr) - len(kept) - n_nan)
+    return NumericSample(kept, n_nan, len(arr) - len(kept) - n_nan, owned=True)
 
 
 def distinct_sorted(values_sorted: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
