@@ -234,15 +234,12 @@ def _fast(plan: Plan, message: _Body) -> Batch:
 
 def _fast_matrix(plan: Plan, t: _Tensor) -> Batch:
     n, k = t.shape
-    if not plan.numeric or k != len(plan.columns) or not 1 <= n <= plan.limits.max_records:
-        raise Fallback
-    if t.datatype not in _FLOATS and t.datatype not in _INTS:
-        raise Fallback
+    _check_matrix(plan, n, k, t.datatype)
     assert isinstance(t.data, msgspec.Raw)
     raw = bytes(t.data)
     flat_array = numbers(raw) if len(raw) >= BUFFER_BYTES else None
     if flat_array is not None:
-        return _matrix_batch(plan, n, k, t.datatype, flat_array)
+        return _flat_batch(plan, n, k, flat_array)
     if _nested(raw):
         rows = _NESTED_FLOATS.decode(raw)
         if len(rows) != n or any(len(r) != k for r in rows):
@@ -262,10 +259,19 @@ def _matrix_batch(plan: Plan, n: int, k: int, datatype: str, flat: np.ndarray) -
     Raises:
         Fallback: The shape or datatype does not fit the signature, or the count is off.
     """
+    _check_matrix(plan, n, k, datatype)
+    return _flat_batch(plan, n, k, flat)
+
+
+def _check_matrix(plan: Plan, n: int, k: int, datatype: str) -> None:
+    """Raise :class:`Fallback` unless an ``[n, k]`` tensor of ``datatype`` fits the fast path."""
     if not plan.numeric or k != len(plan.columns) or not 1 <= n <= plan.limits.max_records:
         raise Fallback
     if datatype not in _FLOATS and datatype not in _INTS:
         raise Fallback
+
+
+def _flat_batch(plan: Plan, n: int, k: int, flat: np.ndarray) -> Batch:
     if flat.size != n * k:
         raise Fallback
     return _from_matrix(plan, flat.reshape(n, k), n)
