@@ -44,38 +44,39 @@ from starlette.types import Receive, Scope, Send
 
 from closedloop.core import Refusal, now_ms
 from closedloop.errors import ClosedLoopError, InvalidArgumentError, NotFoundError
+from closedloop.serving._answers import (
+    BadRequestIdError,
+    bad_request_id,
+    error_answer,
+    headers,
+    respond,
+    scoring_route,
+    too_large_answer,
+)
 from closedloop.serving._batch import Batch
 from closedloop.serving._checks import check_policy
-from closedloop.serving._logwriter import LogBehindError, LogWriter
+from closedloop.serving._logwriter import LogWriter
 from closedloop.serving._metrics import ServerMetrics
 from closedloop.serving._middleware import (
     REQUEST_ID_HEADER,
-    REQUEST_ID_PATTERN,
-    REQUEST_ID_RE,
     ClientGoneError,
     read_body,
-    too_large,
 )
 from closedloop.serving._predictor import Outcome, Predictor
 from closedloop.serving._protocols import (
     Limits,
-    ProtocolError,
     decode_mlflow,
     decode_native,
     decode_v2,
     encode_mlflow,
     encode_native,
     encode_v2,
-    mlflow_error_body,
-    v2_error_body,
 )
 from closedloop.serving._routing import EndpointSource, Router, RouteTable
 from closedloop.serving._scorer import load_scorer
 from closedloop.serving.errors import (
     PAYLOAD_TOO_LARGE,
-    error_body,
     internal_error_body,
-    status_for,
 )
 from closedloop.workspace import Workspace
 
@@ -242,7 +243,7 @@ class ServingApp:
         """Serve one ASGI event."""
         kind = scope["type"]
         if kind == "http":
-            route = _scoring_route(scope["method"], scope["path"])
+            route = scoring_route(scope["method"], scope["path"])
             if route is not None:
                 await self._score(scope, receive, send, *route)
                 return
@@ -274,13 +275,13 @@ class ServingApp:
     ) -> None:
         started = time.perf_counter()
         try:
-            request_id, content_type, declared = _headers(scope)
-        except _BadRequestIdError as e:
+            request_id, content_type, declared = headers(scope)
+        except BadRequestIdError as e:
             request_id = uuid.uuid4().hex
-            refused = _bad_request_id(str(e))
-            status, payload, extra = _error(protocol, refused)
+            refused = bad_request_id(str(e))
+            status, payload, extra = error_answer(protocol, refused)
             self._refused(name, version, request_id, protocol, status, refused.code)
-            await _respond(send, status, payload, request_id, extra)
+            await respond(send, status, payload, request_id, extra)
             return
         self.metrics.in_flight.inc()
         endpoint, version_id = name or self.router.sources[0].name, "-"
@@ -290,7 +291,7 @@ class ServingApp:
             except ClientGoneError:
                 return
             if body is None:
-                status, payload, extra = _too_large(protocol, self.max_body_bytes)
+                status, payload, extra = too_large_answer(protocol, self.max_body_bytes)
                 self._refused(name, version, request_id, protocol, status, PAYLOAD_TOO_LARGE)
             else:
                 try:
@@ -304,13 +305,13 @@ class ServingApp:
                     )
                     extra = []
                 except ClosedLoopError as e:
-                    status, payload, extra = _error(protocol, e)
+                    status, payload, extra = error_answer(protocol, e)
                     if status in REFUSED_STATUSES and not isinstance(e, NotFoundError):
                         self._refused(name, version, request_id, protocol, status, e.code)
                 except Exception:
                     _log.exception("%s %s failed (request %s)", protocol, scope["path"], request_id)
                     status, payload, extra = 500, _JSON.encode(internal_error_body()), []
-            await _respond(send, status, payload, request_id, extra)
+            await respond(send, status, payload, request_id, extra)
         finally:
             self.metrics.in_flight.dec()
         self.metrics.observe(endpoint, version_id, protocol, status, time.perf_counter() - started)
@@ -417,122 +418,6 @@ class ServingApp:
             request_id=extra.get("id") or request_id,
             outputs=extra.get("outputs"),
         )
-
-
-# routing, headers and answers ------------------------------------------------------------------
-def _scoring_route(method: str, path: str) -> tuple[str, str | None, str | None] | None:
-    """``(protocol, endpoint name, version)`` of a scoring request, else ``None``."""
-    if method != "POST":
-        return None
-    if path == "/predict":
-        return "native", None, None
-    if path == "/invocations":
-        return "mlflow", None, None
-    parts = path.split("/")
-    # ['', 'v1', 'models', name, 'predict'] / ['', 'v2', 'models', name, ('versions', v,) 'infer']
-    if len(parts) == 5 and parts[1] == "v1" and parts[2] == "models" and parts[4] == "predict":
-        return ("native", parts[3], None) if parts[3] else None
-    if len(parts) >= 5 and parts[1] == "v2" and parts[2] == "models" and parts[-1] == "infer":
-        if len(parts) == 5 and parts[3]:
-            return "v2", parts[3], None
-        if len(parts) == 7 and parts[4] == "versions" and parts[3] and parts[5]:
-            return "v2", parts[3], parts[5]
-    return None
-
-
-class _BadRequestIdError(Exception):
-    """The client's ``X-Request-ID`` is not a valid id."""
-
-
-def _headers(scope: Scope) -> tuple[str, str | None, int | None]:
-    request_id: str | None = None
-    content_type: str | None = None
-    declared: int | None = None
-    for key, value in scope["headers"]:
-        if key == b"x-request-id":
-            text = value.decode("latin-1")
-            if not REQUEST_ID_RE.fullmatch(text):
-                raise _BadRequestIdError(text)
-            request_id = text
-        elif key == b"content-type":
-            content_type = value.decode("latin-1")
-        elif key == b"content-length" and value.isdigit():
-            declared = int(value)  # as declared_length(), without building Headers
-    return request_id or uuid.uuid4().hex, content_type, declared
-
-
-async def _respond(
-    send: Send, status: int, payload: bytes, request_id: str, extra: list[tuple[bytes, bytes]]
-) -> None:
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", request_id.encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
-def _bad_request_id(sent: str) -> ProtocolError:
-    return ProtocolError(
-        f"header {REQUEST_ID_HEADER}: {sent[:80]!r} is not a valid request id",
-        hint="use 1 to 64 letters, digits or . _ : - (or send none to get one)",
-        status=422,
-        detail=[
-            {
-                "loc": ["header", REQUEST_ID_HEADER],
-                "msg": "String should match pattern " + repr(REQUEST_ID_PATTERN),
-                "type": "string_pattern_mismatch",
-                "input": repr(sent[:60]),
-            }
-        ],
-    )
-
-
-def _too_large(protocol: str, limit: int) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    message, hint = too_large(limit)
-    if protocol == "v2":
-        return 413, _JSON.encode({"error": message}), []
-    if protocol == "mlflow":
-        return 413, _JSON.encode({"error_code": "BAD_REQUEST", "message": message}), []
-    return 413, _JSON.encode(error_body(PAYLOAD_TOO_LARGE, message, hint)), []
-
-
-def _status(error: ClosedLoopError) -> int:
-    if isinstance(error, ProtocolError):
-        return error.status
-    return status_for(error)
-
-
-def _error(protocol: str, error: ClosedLoopError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    status = _status(error)
-    extra: list[tuple[bytes, bytes]] = []
-    if isinstance(error, LogBehindError):
-        status, extra = 503, [(b"retry-after", b"1")]
-    if status >= 500:
-        _log.error("scoring failed: [%s] %s", error.code, error.message)
-    if protocol == "v2":
-        text = error.message if not error.hint else f"{error.message} ({error.hint})"
-        return (400 if status == 422 else status), v2_error_body(text), extra
-    if protocol == "mlflow":
-        if isinstance(error, ProtocolError):
-            return status, mlflow_error_body(error), extra
-        code = (
-            "RESOURCE_DOES_NOT_EXIST"
-            if isinstance(error, NotFoundError)
-            else ("BAD_REQUEST" if isinstance(error, InvalidArgumentError) else "INTERNAL_ERROR")
-        )
-        status = 400 if status == 422 else status
-        return status, _JSON.encode({"error_code": code, "message": error.message}), extra
-    body = error_body(error.code, error.message, error.hint)
-    if isinstance(error, ProtocolError):
-        body["detail"] = error.detail
-        body["omitted_errors"] = error.omitted
-        # The native protocol answers every refused body 422 (as its FastAPI version did);
-        # 415 stays: the body was not even read as JSON.
-        status = 422 if status == 400 else status
-    return status, _JSON.encode(body), extra
 
 
 # construction -------------------------------------------------------------------------------------
